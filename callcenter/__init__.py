@@ -1,0 +1,1 @@
+"""Composition root: settings, event bus, database, HTTP API, websockets, CLI."""

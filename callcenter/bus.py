@@ -1,0 +1,129 @@
+"""In-process publish/subscribe of domain events.
+
+`publish` is synchronous and never blocks: the tracker calls it from the AMI read path. Each
+subscriber has its own bounded queue and its own task; a subscriber that falls behind loses the
+oldest events of its own queue (counted, logged, reported in `stats`), never anyone else's and never
+the tracker's time. Subscribers that must not lose anything (the CDR writer) keep their handlers fast
+and get a deep queue; their drop counter is the alarm.
+
+Designed to sit behind one interface so that a multi-node deployment can put a network bus (Redis,
+NATS) behind `publish` without changing publishers or subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
+Handler = Callable[[E], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class SubscriberStats:
+    name: str
+    delivered: int = 0
+    dropped: int = 0
+    failed: int = 0        # handler raised (logged; the subscriber keeps running)
+    queued: int = 0
+    max_queued: int = 0
+
+
+class _Subscription(Generic[E]):
+    def __init__(self, name: str, handler: Handler[E], maxsize: int, accepts: tuple[type, ...] | None):
+        self.name = name
+        self.handler = handler
+        self.accepts = accepts
+        self.queue: asyncio.Queue[E] = asyncio.Queue(maxsize)
+        self.stats = SubscriberStats(name)
+
+    def offer(self, event: E) -> None:
+        if self.accepts is not None and not isinstance(event, self.accepts):
+            return
+        if self.queue.full():
+            self.queue.get_nowait()  # the oldest goes: a live view wants the newest state
+            self.stats.dropped += 1
+            if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
+                log.warning("subscriber %s is too slow: %d events dropped", self.name, self.stats.dropped)
+        self.queue.put_nowait(event)
+        size = self.queue.qsize()
+        self.stats.queued = size
+        if size > self.stats.max_queued:
+            self.stats.max_queued = size
+
+    async def serve(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                await self.handler(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats.failed += 1
+                log.exception("subscriber %s failed on %s", self.name, type(event).__name__)
+            else:
+                self.stats.delivered += 1
+            finally:
+                self.stats.queued = self.queue.qsize()
+                self.queue.task_done()
+
+    async def drain(self) -> None:
+        await self.queue.join()
+
+
+class EventBus(Generic[E]):
+    """Owns one task per subscriber while `run()` is running (a TaskGroup: nothing fire-and-forget)."""
+
+    def __init__(self, default_maxsize: int = 10_000) -> None:
+        self._default_maxsize = default_maxsize
+        self._subscriptions: list[_Subscription[E]] = []
+        self._group: asyncio.TaskGroup | None = None
+        self.published = 0
+
+    def subscribe(
+        self,
+        name: str,
+        handler: Handler[E],
+        *,
+        maxsize: int | None = None,
+        accepts: tuple[type, ...] | None = None,
+    ) -> SubscriberStats:
+        subscription = _Subscription(name, handler, maxsize or self._default_maxsize, accepts)
+        self._subscriptions.append(subscription)
+        if self._group is not None:
+            self._group.create_task(subscription.serve(), name=f"bus:{name}")
+        return subscription.stats
+
+    def publish(self, event: E) -> None:
+        self.published += 1
+        for subscription in self._subscriptions:
+            subscription.offer(event)
+
+    def publish_all(self, events: list[E]) -> None:
+        for event in events:
+            self.publish(event)
+
+    @property
+    def stats(self) -> list[SubscriberStats]:
+        return [s.stats for s in self._subscriptions]
+
+    async def drain(self) -> None:
+        """Wait until every subscriber has handled everything published so far."""
+        for subscription in self._subscriptions:
+            await subscription.drain()
+
+    async def run(self) -> None:
+        """Serve every subscriber until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            try:
+                for subscription in self._subscriptions:
+                    group.create_task(subscription.serve(), name=f"bus:{subscription.name}")
+                await asyncio.Event().wait()
+            finally:
+                self._group = None

@@ -1,0 +1,1 @@
+"""CTI core: AMI connection, AMI-to-domain translation, call tracker, trace replay."""

@@ -1,0 +1,1 @@
+"""IVR flow engine: YAML flow model, runner and FastAGI adapter."""

@@ -1,0 +1,1 @@
+"""Recording management: naming, storage, transcoding, retention, access."""
