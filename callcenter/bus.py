@@ -47,6 +47,7 @@ class _Subscription(Generic[E]):
             return
         if self.queue.full():
             self.queue.get_nowait()  # the oldest goes: a live view wants the newest state
+            self.queue.task_done()   # ... and counts as handled, or drain() would wait for ever
             self.stats.dropped += 1
             if self.stats.dropped == 1 or self.stats.dropped % 1000 == 0:
                 log.warning("subscriber %s is too slow: %d events dropped", self.name, self.stats.dropped)

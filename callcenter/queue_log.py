@@ -46,7 +46,8 @@ class QueueLogRow:
     data: tuple[str, ...] = ()
 
     def line(self) -> str:
-        return "|".join((str(int(self.time)), self.callid, self.queuename, self.agent, self.event, *self.data))
+        fields = (str(int(self.time)), self.callid, self.queuename, self.agent, self.event, *self.data)
+        return "|".join(fields)
 
 
 @dataclass(slots=True)
@@ -84,7 +85,7 @@ class QueueLogBuilder:
             call.offered_at[event.uniqueid] = event.at
             return []
         if isinstance(event, OfferUnanswered):
-            ring_ms = int(round(event.ring_seconds * 1000))
+            ring_ms = round(event.ring_seconds * 1000)
             name = "RINGCANCELED" if event.dial_status == "CANCEL" else "RINGNOANSWER"
             return [self._row(event.at, event.call_id, call, event.agent, name, ring_ms)]
         if isinstance(event, CallConnected):
@@ -106,7 +107,9 @@ class QueueLogBuilder:
         call = _QueuedCall(caller=self._callers.get(event.call_id, ""), queue=event.queue or "NONE",
                            entered_at=event.at, position=event.position or 1)
         self._calls[event.call_id] = call
-        return [self._row(event.at, event.call_id, call, "NONE", "ENTERQUEUE", "", call.caller, call.position)]
+        return [
+            self._row(event.at, event.call_id, call, "NONE", "ENTERQUEUE", "", call.caller, call.position)
+        ]
 
     def _connected(self, event: CallConnected, call: _QueuedCall) -> list[QueueLogRow]:
         if call.connected_at is not None:
@@ -149,4 +152,4 @@ class QueueLogBuilder:
 
 
 def _secs(seconds: float) -> int:
-    return max(0, int(round(seconds)))
+    return max(0, round(seconds))

@@ -25,7 +25,7 @@ def replay_records(path: Path) -> Iterator[dict[str, object]]:
             yield event.record.to_json()
 
 
-def run(path: Path, out: "SupportsWrite") -> int:
+def run(path: Path, out: SupportsWrite) -> int:
     for record in replay_records(path):
         out.write(json.dumps(record) + "\n")
     return 0

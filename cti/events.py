@@ -12,8 +12,6 @@ from enum import StrEnum
 from cti.records import CallRecord, Direction, TransferKind
 
 
-
-
 class DisconnectReason(StrEnum):
     AGENT_HANGUP = "agent_hangup"    # the agent's leg hung up
     CALLER_HANGUP = "caller_hangup"  # the caller hung up

@@ -143,13 +143,14 @@ class Call:
 
 
 def endpoint_of(channel_name: str) -> str | None:
-    """`PJSIP/agent1001-00000012` -> `agent1001`; `Local/5001@local-agents-00000002;1` -> `5001@local-agents`."""
+    """`PJSIP/agent1001-00000012` -> `agent1001`;
+    `Local/5001@local-agents-00000002;1` -> `5001@local-agents`."""
     tech, sep, rest = channel_name.partition("/")
     if not sep or not rest:
         return None
     if tech == "Local":
         rest = rest.rsplit(";", 1)[0]
-    base, dash, suffix = rest.rpartition("-")
+    base, dash, _ = rest.rpartition("-")
     return base if dash and base else rest
 
 

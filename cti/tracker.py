@@ -385,7 +385,8 @@ class Tracker:
         channel.hangup_cause = cause
         channel.ended_at = now
         if channel.role is LegRole.AGENT and channel.offered_at is not None and not channel.offer_closed:
-            self._close_offer(channel, call, channel.dial_status if channel.dial_status != "ANSWER" else None, now)
+            status = channel.dial_status if channel.dial_status != "ANSWER" else None
+            self._close_offer(channel, call, status, now)
         self._leave_bridge(channel, now)
         if channel.uniqueid == call.anchor:
             call.hangup_cause = cause

@@ -10,11 +10,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from trace_support import EXPECTED, describe, main_traces, trace_id  # noqa: E402
+from trace_support import EXPECTED, describe, main_traces, trace_id
 
-from callcenter.queue_log import QueueLogBuilder  # noqa: E402
-from callcenter.replay import replay_events  # noqa: E402
-from cti.events import CallEnded  # noqa: E402
+from callcenter.queue_log import QueueLogBuilder
+from callcenter.replay import replay_events
+from cti.events import CallEnded
 
 
 def main() -> None:

@@ -28,7 +28,8 @@ from cti.events import (
 # What each trace shows, in call-center words (see tests/traces/README.md and contract/README.md).
 FACTS: dict[str, list[dict[str, Any]]] = {
     "a-queue-answered": [dict(caller="5551001", dnis="support", queue="support", agent="agent1001",
-                              agents_rung=["agent1001"], outcome="answered", talk_seconds=3.3, hangup_cause=16)],
+                              agents_rung=["agent1001"], outcome="answered", talk_seconds=3.3,
+                              hangup_cause=16)],
     "a2-agent-hangs-up": [dict(agent="agent1001", outcome="answered", talk_seconds=3.0)],
     "b-abandon": [dict(queue="backoffice", agent=None, agents_rung=["agent1004"], outcome="abandoned")],
     "b2-abandon-empty-queue": [dict(queue="overflow", agents_rung=[], outcome="abandoned")],

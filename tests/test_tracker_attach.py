@@ -25,7 +25,10 @@ def _events(path: Path) -> list[tuple[TracePacket, float]]:
 def _records(events: list[tuple[TracePacket, float]]) -> list[CallRecord]:
     tracker = Tracker()
     return [
-        out.record for packet, now in events for out in tracker.feed(packet, now) if isinstance(out, CallEnded)
+        out.record
+        for packet, now in events
+        for out in tracker.feed(packet, now)
+        if isinstance(out, CallEnded)
     ]
 
 
@@ -33,7 +36,8 @@ def _first_index(events: list[tuple[TracePacket, float]], record: CallRecord) ->
     """Index of the first event that mentions any leg of the call."""
     uids = {leg.uniqueid for leg in record.legs} | {record.call_id}
     for index, (packet, _) in enumerate(events):
-        if any(isinstance(v, str) and v in uids for k, v in packet.items() if k.endswith(("Uniqueid", "Linkedid"))):
+        ids = (v for k, v in packet.items() if k.endswith(("Uniqueid", "Linkedid")))
+        if any(isinstance(v, str) and v in uids for v in ids):
             return index
     raise AssertionError(f"no event mentions call {record.call_id}")
 
