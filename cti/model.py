@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cti import contract
-from cti.records import Direction, LegRecord, LegRole, Transfer
+from cti.bridges import local_pair_key
+from cti.records import CallOutcome, CallRecord, Direction, LegRecord, LegRole, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,20 @@ class TrackerConfig:
 
 
 Location = tuple[str, str]  # (context, exten)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelBlock:
+    """The channel fields Asterisk repeats in every channel event (optionally `Dest`-prefixed)."""
+
+    uniqueid: str
+    name: str
+    linkedid: str
+    context: str
+    exten: str
+    state: str
+    caller_num: str
+    caller_name: str
 
 
 @dataclass(slots=True)
@@ -66,10 +81,7 @@ class Channel:
 
     @property
     def local_pair_key(self) -> str | None:
-        """`Local/1003@agents-00000000` for both halves `;1` and `;2`."""
-        if self.is_local and self.name[-2:] in (";1", ";2"):
-            return self.name[:-2]
-        return None
+        return local_pair_key(self.name)
 
     def leg_record(self, ended_at: float) -> LegRecord:
         return LegRecord(
@@ -83,12 +95,6 @@ class Channel:
             hangup_cause=self.hangup_cause,
             dial_status=self.dial_status,
         )
-
-
-@dataclass(slots=True)
-class Bridge:
-    bridge_id: str
-    members: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -140,6 +146,42 @@ class Call:
         elif self.connected:
             self.talk_seconds += span
         self.accounted_until = max(self.accounted_until, now)
+
+    def outcome(self) -> CallOutcome:
+        if self.first_connected_at is not None:
+            moved_on = any(t.at >= self.first_connected_at for t in self.transfers)
+            return CallOutcome.TRANSFERRED if moved_on else CallOutcome.ANSWERED
+        if not self.answered or self.caller_leg is None:
+            # An inbound leg the PBX never answered, or an agent-side call that reached nobody.
+            return CallOutcome.FAILED
+        return CallOutcome.ABANDONED
+
+    def to_record(self, now: float) -> CallRecord:
+        """The finished call, once its last leg has hung up at `now`."""
+        self.advance(now)
+        connected_at = self.first_connected_at
+        return CallRecord(
+            call_id=self.call_id,
+            direction=self.direction,
+            caller=self.caller,
+            dnis=self.dnis,
+            queue=self.queue,
+            agent=self.last_agent,
+            agents_rung=tuple(self.agents_rung),
+            outcome=self.outcome(),
+            started_at=self.started_at,
+            answered_at=connected_at,
+            ended_at=now,
+            wait_seconds=(connected_at if connected_at is not None else now) - self.started_at,
+            talk_seconds=self.talk_seconds,
+            hold_seconds=self.hold_seconds,
+            transfers=tuple(self.transfers),
+            recordings=tuple(self.recordings),
+            hangup_cause=self.hangup_cause,
+            hangup_cause_text=self.hangup_cause_text,
+            partial=self.partial,
+            legs=tuple(sorted(self.ended_legs, key=lambda leg: leg.created_at)),
+        )
 
 
 def endpoint_of(channel_name: str) -> str | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePosixPath
 
 from cti import contract
+from cti.bridges import BridgeGraph
 from cti.events import (
     AgentDisconnected,
     CallAbandoned,
@@ -41,8 +42,8 @@ from cti.events import (
     SpyStarted,
     SpyStopped,
 )
-from cti.model import Bridge, Call, Channel, TrackerConfig, agent_of_interface, endpoint_of
-from cti.records import CallOutcome, CallRecord, Direction, LegRole, Transfer, TransferKind
+from cti.model import Call, Channel, ChannelBlock, TrackerConfig, agent_of_interface, endpoint_of
+from cti.records import Direction, LegRole, Transfer, TransferKind
 from cti.snapshot import PbxSnapshot
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,20 @@ def _known(value: str) -> str | None:
     return None if value in _UNKNOWN else value
 
 
+def _block(event: AmiEvent, prefix: str = "") -> ChannelBlock:
+    uid = _text(event, "Uniqueid", prefix)
+    return ChannelBlock(
+        uniqueid=uid,
+        name=_text(event, "Channel", prefix),
+        linkedid=_text(event, "Linkedid", prefix) or uid,
+        context=_text(event, "Context", prefix),
+        exten=_text(event, "Exten", prefix),
+        state=_text(event, "ChannelState", prefix),
+        caller_num=_text(event, "CallerIDNum", prefix),
+        caller_name=_text(event, "CallerIDName", prefix),
+    )
+
+
 def _int(value: str) -> int | None:
     try:
         return int(value)
@@ -80,8 +95,7 @@ class Tracker:
         self.config = config or TrackerConfig()
         self.channels: dict[str, Channel] = {}
         self.calls: dict[str, Call] = {}
-        self.bridges: dict[str, Bridge] = {}
-        self._local_halves: dict[str, dict[str, str]] = {}  # pair key -> {";1": uid, ";2": uid}
+        self.bridges = BridgeGraph()
         self._out: list[DomainEvent] = []
         self.ignored_events = 0
         # Local channel optimisation in progress (Id -> Local pair key): while Asterisk swaps the
@@ -153,12 +167,9 @@ class Tracker:
         for snap in sorted(snapshot.channels, key=lambda c: (c.uniqueid != c.linkedid, c.uniqueid)):
             channel = self.channels.get(snap.uniqueid)
             if channel is None:
-                channel = self._adopt(
-                    uniqueid=snap.uniqueid, name=snap.channel, linkedid=snap.linkedid,
-                    context=snap.context, exten=snap.exten, state=snap.state,
-                    caller_num=snap.caller_num, caller_name=snap.caller_name,
-                    now=now, created_at=now - snap.seconds, dnis=snap.dnid,
-                )
+                block = ChannelBlock(snap.uniqueid, snap.channel, snap.linkedid, snap.context, snap.exten,
+                                     snap.state, snap.caller_num, snap.caller_name)
+                channel = self._adopt(block, now, created_at=now - snap.seconds, dnis=snap.dnid)
             self._resync_variables(channel, snap.variables, now)
             if channel.bridge_id != (snap.bridge_id or None):
                 self._leave_bridge(channel, now)
@@ -188,17 +199,8 @@ class Tracker:
             return None
         channel = self.channels.get(uid)
         if channel is None:
-            name = _text(event, "Channel", prefix)
-            if not name:
-                return None
-            channel = self._adopt(
-                uniqueid=uid, name=name, linkedid=_text(event, "Linkedid", prefix) or uid,
-                context=_text(event, "Context", prefix), exten=_text(event, "Exten", prefix),
-                state=_text(event, "ChannelState", prefix),
-                caller_num=_text(event, "CallerIDNum", prefix),
-                caller_name=_text(event, "CallerIDName", prefix), now=now, created_at=now,
-            )
-            return channel
+            block = _block(event, prefix)
+            return self._adopt(block, now, created_at=now) if block.name else None
         linkedid = _text(event, "Linkedid", prefix)
         if linkedid and linkedid != channel.linkedid:
             # A leg joins another call: an originated leg's Linkedid switches to the caller's at
@@ -208,61 +210,52 @@ class Tracker:
                 self._move(channel, self._call_for_linkedid(linkedid, now).call_id, now)
         return channel
 
-    def _adopt(
-        self, *, uniqueid: str, name: str, linkedid: str, context: str, exten: str, state: str,
-        caller_num: str, caller_name: str, now: float, created_at: float, dnis: str | None = None,
-    ) -> Channel:
+    def _adopt(self, block: ChannelBlock, now: float, created_at: float, dnis: str | None = None) -> Channel:
         """A channel we did not see being created: we attached to a running PBX."""
-        channel = self._create(
-            uniqueid=uniqueid, name=name, linkedid=linkedid, context=context, exten=exten,
-            state=state, caller_num=caller_num, caller_name=caller_name, created_at=created_at,
-            partial=True, now=now, adopting=True, dnis=dnis,
-        )
-        if state == CHANNEL_STATE_UP:
+        channel = self._create(block, now, created_at=created_at, adopting=True, dnis=dnis)
+        if block.state == CHANNEL_STATE_UP:
             channel.answered_at = created_at
             self._mark_answered(channel)
         return channel
 
-    def _create(
-        self, *, uniqueid: str, name: str, linkedid: str, context: str, exten: str, state: str,
-        caller_num: str, caller_name: str, created_at: float, partial: bool, now: float,
-        adopting: bool = False, dnis: str | None = None,
-    ) -> Channel:
-        role = self._role_for(name, uniqueid, linkedid, context, state, adopting)
+    def _create(self, block: ChannelBlock, now: float, created_at: float, adopting: bool = False,
+                dnis: str | None = None) -> Channel:
+        role = self._role_for(block, adopting)
         # A call first met through a later leg (Linkedid names a channel we never saw) is partial.
-        call = self._call_for_linkedid(linkedid, created_at, partial=partial or linkedid != uniqueid)
-        call.partial = call.partial or partial
+        call = self._call_for_linkedid(block.linkedid, created_at,
+                                       partial=adopting or block.linkedid != block.uniqueid)
+        call.partial = call.partial or adopting
         channel = Channel(
-            uniqueid=uniqueid, name=name, linkedid=linkedid, call_id=call.call_id, role=role,
-            created_at=created_at, partial=partial, endpoint=endpoint_of(name),
-            caller_num=_known(caller_num), caller_name=_known(caller_name), location=(context, exten),
+            uniqueid=block.uniqueid, name=block.name, linkedid=block.linkedid, call_id=call.call_id,
+            role=role, created_at=created_at, partial=adopting, endpoint=endpoint_of(block.name),
+            caller_num=_known(block.caller_num), caller_name=_known(block.caller_name),
+            location=(block.context, block.exten),
         )
         if role is LegRole.AGENT:
             channel.agent = channel.endpoint
-        self.channels[uniqueid] = channel
-        call.live.add(uniqueid)
-        key = channel.local_pair_key
-        if key is not None:
-            self._local_halves.setdefault(key, {})[name[-2:]] = uniqueid
+        self.channels[block.uniqueid] = channel
+        call.live.add(block.uniqueid)
+        self.bridges.add_local(block.name, block.uniqueid)
         if role is LegRole.CALLER and call.caller_leg is None:
-            call.caller_leg = uniqueid
+            call.caller_leg = block.uniqueid
             call.direction = Direction.INBOUND
             call.caller = channel.caller_num
             call.caller_name = channel.caller_name
-            call.dnis = dnis or (exten if not adopting or context in self.config.inbound_contexts else None)
+            entered_here = not adopting or block.context in self.config.inbound_contexts
+            call.dnis = dnis or (block.exten if entered_here else None)
             self._announce(call, channel, now)
         return channel
 
-    def _role_for(
-        self, name: str, uniqueid: str, linkedid: str, context: str, state: str, adopting: bool
-    ) -> LegRole:
-        if name.startswith("Local/"):
+    def _role_for(self, block: ChannelBlock, adopting: bool) -> LegRole:
+        if block.name.startswith("Local/"):
             return LegRole.LOCAL
-        if context in self.config.agent_contexts:
+        if block.context in self.config.agent_contexts:
             return LegRole.AGENT
-        if context in self.config.inbound_contexts and (state == CHANNEL_STATE_RING or adopting):
+        incoming = block.state == CHANNEL_STATE_RING or adopting
+        if block.context in self.config.inbound_contexts and incoming:
             return LegRole.CALLER
-        if adopting and uniqueid == linkedid and context in self.config.caller_contexts:
+        first_leg = block.uniqueid == block.linkedid
+        if adopting and first_leg and block.context in self.config.caller_contexts:
             return LegRole.CALLER
         return LegRole.OTHER
 
@@ -307,15 +300,9 @@ class Tracker:
     # -- handlers: channel life ---------------------------------------------------------------
 
     def _on_newchannel(self, event: AmiEvent, now: float) -> None:
-        uid = _text(event, "Uniqueid")
-        if not uid or uid in self.channels:
-            return
-        self._create(
-            uniqueid=uid, name=_text(event, "Channel"), linkedid=_text(event, "Linkedid") or uid,
-            context=_text(event, "Context"), exten=_text(event, "Exten"),
-            state=_text(event, "ChannelState"), caller_num=_text(event, "CallerIDNum"),
-            caller_name=_text(event, "CallerIDName"), created_at=now, partial=False, now=now,
-        )
+        block = _block(event)
+        if block.uniqueid and block.uniqueid not in self.channels:
+            self._create(block, now, created_at=now)
 
     def _on_newstate(self, event: AmiEvent, now: float) -> None:
         channel = self._channel(event, now)
@@ -400,16 +387,12 @@ class Tracker:
             call.waiting = False
         del self.channels[channel.uniqueid]
         key = channel.local_pair_key
-        if key is not None:
-            stale = [op for op, pair in self._optimizing.items() if pair == key]
-            for op in stale:  # LocalOptimizationEnd lost: do not freeze the calls for ever
-                del self._optimizing[op]
-            if stale:
-                self._flush_deferred(now)
-            halves = self._local_halves.get(key, {})
-            halves.pop(channel.name[-2:], None)
-            if not halves:
-                self._local_halves.pop(key, None)
+        stale = [op for op, pair in self._optimizing.items() if pair == key]
+        for op in stale:  # LocalOptimizationEnd lost: do not freeze the calls for ever
+            del self._optimizing[op]
+        if stale:
+            self._flush_deferred(now)
+        self.bridges.remove_local(channel.name)
         call.live.discard(channel.uniqueid)
         call.ended_legs.append(channel.leg_record(now))
         if not call.live:
@@ -506,7 +489,7 @@ class Tracker:
     def _on_bridge_create(self, event: AmiEvent, now: float) -> None:
         bridge_id = _text(event, "BridgeUniqueid")
         if bridge_id:
-            self.bridges.setdefault(bridge_id, Bridge(bridge_id))
+            self.bridges.create(bridge_id)
 
     def _on_bridge_enter(self, event: AmiEvent, now: float) -> None:
         channel = self._channel(event, now)
@@ -519,12 +502,11 @@ class Tracker:
         self._enter_bridge(channel, bridge_id, channel.location, now)
 
     def _enter_bridge(self, channel: Channel, bridge_id: str, location: tuple[str, str], now: float) -> None:
-        bridge = self.bridges.setdefault(bridge_id, Bridge(bridge_id))
-        bridge.members.add(channel.uniqueid)
+        self.bridges.join(channel.uniqueid, bridge_id)
         channel.bridge_id = bridge_id
         channel.bridge_entry = location
         channel.redirected_in_bridge = False
-        self._refresh_bridge(bridge, now)
+        self._refresh_bridge(bridge_id, now)
 
     def _on_bridge_leave(self, event: AmiEvent, now: float) -> None:
         channel = self._channel(event, now)
@@ -542,41 +524,35 @@ class Tracker:
             return
         channel.bridge_id = None
         channel.bridge_entry = None
-        bridge = self.bridges.get(bridge_id)
-        if bridge is None:
-            return
-        bridge.members.discard(channel.uniqueid)
+        self.bridges.part(channel.uniqueid, bridge_id)
         call = self.calls.get(channel.call_id)
         if call is not None:
             self._refresh_call(call, now)
-        self._refresh_bridge(bridge, now)
+        self._refresh_bridge(bridge_id, now)
 
     def _on_bridge_destroy(self, event: AmiEvent, now: float) -> None:
-        bridge = self.bridges.pop(_text(event, "BridgeUniqueid"), None)
-        if bridge is None:
-            return
-        for uid in list(bridge.members):
+        bridge_id = _text(event, "BridgeUniqueid")
+        for uid in self.bridges.members(bridge_id):
             channel = self.channels.get(uid)
-            if channel is not None and channel.bridge_id == bridge.bridge_id:
-                self.bridges[bridge.bridge_id] = bridge
+            if channel is not None and channel.bridge_id == bridge_id:
                 self._leave_bridge(channel, now)
-                self.bridges.pop(bridge.bridge_id, None)
+        self.bridges.destroy(bridge_id)
 
     def _on_bridge_merge(self, event: AmiEvent, now: float) -> None:
-        source = self.bridges.get(_text(event, "FromBridgeUniqueid"))
+        source_id = _text(event, "FromBridgeUniqueid")
         target_id = _text(event, "ToBridgeUniqueid")
-        if source is None or not target_id:
+        if source_id not in self.bridges or not target_id:
             return
-        for uid in list(source.members):
+        for uid in self.bridges.members(source_id):
             channel = self.channels.get(uid)
             if channel is not None:
                 self._leave_bridge(channel, now)
                 self._enter_bridge(channel, target_id, channel.location, now)
 
-    def _refresh_bridge(self, bridge: Bridge, now: float) -> None:
+    def _refresh_bridge(self, bridge_id: str, now: float) -> None:
         """Re-evaluate every call that has a leg in this bridge or behind a Local pair in it."""
         seen: set[str] = set()
-        for uid in list(bridge.members):
+        for uid in self.bridges.members(bridge_id):
             for channel in self._reachable(uid):
                 if channel.call_id not in seen and channel.call_id in self.calls:
                     seen.add(channel.call_id)
@@ -584,28 +560,15 @@ class Tracker:
 
     def _reachable(self, start_uid: str) -> list[Channel]:
         """Channels that hear each other through bridges and Local channel pairs."""
-        found: list[Channel] = []
-        visited_bridges: set[str] = set()
-        stack = [start_uid]
-        seen: set[str] = set()
-        while stack:
-            uid = stack.pop()
-            if uid in seen:
-                continue
-            seen.add(uid)
-            channel = self.channels.get(uid)
-            if channel is None:
-                continue
-            found.append(channel)
-            key = channel.local_pair_key
-            if key is not None:
-                stack.extend(self._local_halves.get(key, {}).values())
-            if channel.bridge_id is not None and channel.bridge_id not in visited_bridges:
-                visited_bridges.add(channel.bridge_id)
-                bridge = self.bridges.get(channel.bridge_id)
-                if bridge is not None:
-                    stack.extend(bridge.members)
-        return found
+        uids = self.bridges.hearing(start_uid, self._name_of, self._bridge_of)
+        return [self.channels[uid] for uid in uids]
+
+    def _name_of(self, uid: str) -> str | None:
+        channel = self.channels.get(uid)
+        return channel.name if channel is not None else None
+
+    def _bridge_of(self, uid: str) -> str | None:
+        return self.channels[uid].bridge_id
 
     def _refresh_call(self, call: Call, now: float) -> None:
         """Recompute who the call's anchor leg talks to and whether it is held."""
@@ -833,44 +796,8 @@ class Tracker:
 
     def _finish(self, call: Call, now: float) -> None:
         del self.calls[call.call_id]
-        if not call.reportable:
-            return
-        call.advance(now)
-        if call.held_since is not None:
-            call.held_since = None
-        if call.first_connected_at is not None:
-            outcome = CallOutcome.TRANSFERRED if any(
-                t.at >= call.first_connected_at for t in call.transfers
-            ) else CallOutcome.ANSWERED
-        elif not call.answered or call.caller_leg is None:
-            # An inbound leg the PBX never answered, or an agent-side call that reached nobody.
-            outcome = CallOutcome.FAILED
-        else:
-            outcome = CallOutcome.ABANDONED
-        connected_at = call.first_connected_at
-        record = CallRecord(
-            call_id=call.call_id,
-            direction=call.direction,
-            caller=call.caller,
-            dnis=call.dnis,
-            queue=call.queue,
-            agent=call.last_agent,
-            agents_rung=tuple(call.agents_rung),
-            outcome=outcome,
-            started_at=call.started_at,
-            answered_at=connected_at,
-            ended_at=now,
-            wait_seconds=(connected_at if connected_at is not None else now) - call.started_at,
-            talk_seconds=call.talk_seconds,
-            hold_seconds=call.hold_seconds,
-            transfers=tuple(call.transfers),
-            recordings=tuple(call.recordings),
-            hangup_cause=call.hangup_cause,
-            hangup_cause_text=call.hangup_cause_text,
-            partial=call.partial,
-            legs=tuple(sorted(call.ended_legs, key=lambda leg: leg.created_at)),
-        )
-        self._out.append(CallEnded(at=now, call_id=call.call_id, record=record))
+        if call.reportable:
+            self._out.append(CallEnded(at=now, call_id=call.call_id, record=call.to_record(now)))
 
 
 _TRACKED_VARIABLES = frozenset(
