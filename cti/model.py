@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from cti import contract
 from cti.bridges import local_pair_key
-from cti.records import CallOutcome, CallRecord, Direction, LegRecord, LegRole, Transfer
+from cti.records import CallOutcome, CallRecord, Direction, LegRecord, LegRole, LiveCall, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +155,21 @@ class Call:
             # An inbound leg the PBX never answered, or an agent-side call that reached nobody.
             return CallOutcome.FAILED
         return CallOutcome.ABANDONED
+
+    def live_view(self) -> LiveCall:
+        if self.held_since is not None:
+            state = "held"
+        elif self.connected:
+            state = "talking"
+        elif self.waiting:
+            state = "waiting"
+        else:
+            state = "other"
+        return LiveCall(
+            call_id=self.call_id, direction=self.direction, caller=self.caller, dnis=self.dnis,
+            queue=self.queue, state=state, agents=tuple(sorted(set(self.connected.values()))),
+            started_at=self.started_at, partial=self.partial,
+        )
 
     def to_record(self, now: float) -> CallRecord:
         """The finished call, once its last leg has hung up at `now`."""

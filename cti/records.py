@@ -119,6 +119,34 @@ class CallRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class LiveCall:
+    """A call in progress, as a read-only view for status pages and dashboards."""
+
+    call_id: str
+    direction: Direction
+    caller: str | None
+    dnis: str | None
+    queue: str | None
+    state: str                # "waiting", "talking", "held" or "other" (IVR, ringing, post-call)
+    agents: tuple[str, ...]   # agents talking to the caller now
+    started_at: float
+    partial: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "direction": self.direction.value,
+            "caller": self.caller,
+            "dnis": self.dnis,
+            "queue": self.queue,
+            "state": self.state,
+            "agents": list(self.agents),
+            "started_at": _r(self.started_at),
+            "partial": self.partial,
+        }
+
+
 def _r(seconds: float) -> float:
     """0.1 s resolution, as the replay schema promises."""
     return round(seconds, 1)

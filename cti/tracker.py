@@ -43,7 +43,7 @@ from cti.events import (
     SpyStopped,
 )
 from cti.model import Call, Channel, ChannelBlock, TrackerConfig, agent_of_interface, endpoint_of
-from cti.records import Direction, LegRole, Transfer, TransferKind
+from cti.records import Direction, LegRole, LiveCall, Transfer, TransferKind
 from cti.snapshot import PbxSnapshot
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,11 @@ class Tracker:
                 if snap.bridge_id:
                     self._enter_bridge(channel, snap.bridge_id, (snap.context, snap.exten), now)
         return self._out
+
+    def live_calls(self) -> list[LiveCall]:
+        """The calls of the call center in progress, oldest first."""
+        calls = [call for call in self.calls.values() if call.reportable]
+        return [call.live_view() for call in sorted(calls, key=lambda c: (c.started_at, c.call_id))]
 
     def _resync_variables(self, channel: Channel, variables: Mapping[str, str], now: float) -> None:
         call = self.calls[channel.call_id]

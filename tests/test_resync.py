@@ -70,8 +70,12 @@ def test_fresh_server_rebuilds_calls_from_the_snapshot() -> None:
     connected = [e for e in events if isinstance(e, CallConnected)]
     assert [(e.call_id, e.agent) for e in connected] == [(CALLER_B, "agent1001")]
 
+    live = {c.call_id: (c.state, c.queue, c.agents) for c in tracker.live_calls()}
+    assert live == {CALLER_A: ("waiting", "support", ()), CALLER_B: ("talking", "support", ("agent1001",))}
+
     records = _records(tracker, after)
     assert set(records) == {CALLER_A, CALLER_B}
+    assert tracker.live_calls() == []
     assert records[CALLER_A].outcome.value == "abandoned" and records[CALLER_A].partial
     assert records[CALLER_B].agent == "agent1001" and records[CALLER_B].outcome.value == "answered"
     assert records[CALLER_B].partial

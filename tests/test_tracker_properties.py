@@ -20,7 +20,8 @@ from cti.tracker import Tracker
 @cache
 def _all_traces() -> tuple[tuple[tuple[TracePacket, float], ...], ...]:
     return tuple(
-        tuple((entry.packet, entry.t) for entry in read_trace(path) if entry.is_event) for path in main_traces()
+        tuple((entry.packet, entry.t) for entry in read_trace(path) if entry.is_event)
+        for path in main_traces()
     )
 
 
@@ -44,7 +45,9 @@ def mangled_trace(draw: st.DrawFn) -> list[TracePacket]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=mangled_trace())
-def test_mangled_traces_never_break_the_tracker(events: list[TracePacket], caplog: pytest.LogCaptureFixture) -> None:
+def test_mangled_traces_never_break_the_tracker(
+    events: list[TracePacket], caplog: pytest.LogCaptureFixture
+) -> None:
     tracker = Tracker()
     caplog.clear()
     started: set[str] = set()
