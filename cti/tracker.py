@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 AmiEvent = Mapping[str, str | list[str]]
 Handler = Callable[[AmiEvent, float], None]
 
+TRACKED_VARIABLES = frozenset(
+    {contract.VAR_CALL, contract.VAR_QUEUE, contract.VAR_DNIS, contract.VAR_MIXMONITOR_FILENAME}
+)
+
 # Asterisk marks absent caller ids and unknown ids this way (QueueEntry says `unknown`).
 _UNKNOWN = frozenset({"", "<unknown>", "unknown"})
 
@@ -137,6 +141,16 @@ class Tracker:
             "FullyBooted": self._on_fully_booted,
             "Shutdown": self._on_shutdown,
         }
+
+    @property
+    def handled_events(self) -> frozenset[str]:
+        """AMI events the tracker reads; any other event changes nothing (see cti.protocol.event_filter)."""
+        return frozenset(self._handlers)
+
+    @property
+    def tracked_variables(self) -> frozenset[str]:
+        """VarSet variables the tracker reads."""
+        return TRACKED_VARIABLES
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -340,7 +354,7 @@ class Tracker:
 
     def _on_varset(self, event: AmiEvent, now: float) -> None:
         name = _text(event, "Variable")
-        if name not in _TRACKED_VARIABLES:
+        if name not in TRACKED_VARIABLES:
             return
         channel = self._channel(event, now)
         if channel is None:
@@ -805,9 +819,6 @@ class Tracker:
             self._out.append(CallEnded(at=now, call_id=call.call_id, record=call.to_record(now)))
 
 
-_TRACKED_VARIABLES = frozenset(
-    {contract.VAR_CALL, contract.VAR_QUEUE, contract.VAR_DNIS, contract.VAR_MIXMONITOR_FILENAME}
-)
 
 
 def feed_all(tracker: Tracker, events: Iterable[tuple[AmiEvent, float]]) -> list[DomainEvent]:

@@ -1,0 +1,82 @@
+"""The live CTI path: AMI connection -> tracker -> event bus, with a resync after every (re)connect.
+
+The tracker is pure; this is where it meets the clock (epoch seconds) and the network. AMI events are
+applied synchronously in wire order, so the tracker's state never lags the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from callcenter.bus import EventBus
+from cti.events import DomainEvent
+from cti.snapshot import build_snapshot
+from cti.tracker import AmiEvent, Tracker
+
+if TYPE_CHECKING:
+    from cti.connection import AmiConnection
+
+log = logging.getLogger(__name__)
+
+# The list actions of a resync (trace t-resync shows their exact replies).
+RESYNC_ACTIONS = (
+    {"Action": "CoreShowChannels"},
+    {"Action": "Status", "AllVariables": "true"},
+    {"Action": "BridgeList"},
+)
+
+
+@dataclass(slots=True)
+class BridgeStats:
+    events: int = 0
+    domain_events: int = 0
+    resyncs: int = 0
+    resync_failures: int = 0
+    last_resync_at: float | None = None
+    connection_losses: list[str] = field(default_factory=list)
+
+
+class CtiBridge:
+    def __init__(
+        self,
+        tracker: Tracker,
+        bus: EventBus[DomainEvent],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tracker = tracker
+        self.bus = bus
+        self.clock = clock
+        self.stats = BridgeStats()
+
+    def on_event(self, packet: AmiEvent) -> None:
+        """Called by the connection for every live AMI event, in wire order."""
+        self.stats.events += 1
+        events = self.tracker.feed(packet, self.clock())
+        if events:
+            self.stats.domain_events += len(events)
+            self.bus.publish_all(events)
+
+    async def on_ready(self, connection: AmiConnection) -> None:
+        """After login and FullyBooted: make the tracker's state equal Asterisk's."""
+        try:
+            lists = [await connection.send_list(action) for action in RESYNC_ACTIONS]
+        except Exception as exc:  # the connection retries; a failed resync must not kill it
+            self.stats.resync_failures += 1
+            log.warning("resync failed: %s", exc)
+            return
+        snapshot = build_snapshot(lists[0].items, lists[1].items, lists[2].items)
+        events = self.tracker.resync(snapshot, self.clock())
+        self.stats.resyncs += 1
+        self.stats.last_resync_at = self.clock()
+        self.stats.domain_events += len(events)
+        self.bus.publish_all(events)
+        log.info("resync: %d channels, %d live calls", len(snapshot.channels), len(self.tracker.calls))
+
+    def on_down(self, reason: str) -> None:
+        self.stats.connection_losses.append(reason)
+        del self.stats.connection_losses[:-20]
+        log.warning("AMI connection lost: %s", reason)
