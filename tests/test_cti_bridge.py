@@ -33,9 +33,10 @@ def _after_second_login() -> list[TracePacket]:
     return events[cut + 1:]
 
 
-async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll a condition, bounded: no sleeping in the hope that something has happened."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not condition():
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
@@ -81,7 +82,8 @@ async def test_attach_resync_then_live_events(live: Live) -> None:
     await _until(lambda: live.bridge.stats.resyncs == 1)
     await live.bus.drain()
     assert {e.call_id for e in live.seen if isinstance(e, CallStarted)} == {CALLER_A, CALLER_B}
-    assert [(e.call_id, e.agent) for e in live.seen if isinstance(e, CallConnected)] == [(CALLER_B, "agent1001")]
+    connected = [(e.call_id, e.agent) for e in live.seen if isinstance(e, CallConnected)]
+    assert connected == [(CALLER_B, "agent1001")]
 
     live.fake.push_event(*_after_second_login())
     await _until(lambda: len(live.bridge.tracker.calls) == 0)
