@@ -62,6 +62,7 @@ class CtiBridge:
 
     async def on_ready(self, connection: AmiConnection) -> None:
         """After login and FullyBooted: make the tracker's state equal Asterisk's."""
+        taken_since = self.clock()
         try:
             lists = [await connection.send_list(action) for action in RESYNC_ACTIONS]
         except Exception as exc:  # the connection retries; a failed resync must not kill it
@@ -69,7 +70,7 @@ class CtiBridge:
             log.warning("resync failed: %s", exc)
             return
         snapshot = build_snapshot(lists[0].items, lists[1].items, lists[2].items)
-        events = self.tracker.resync(snapshot, self.clock())
+        events = self.tracker.resync(snapshot, self.clock(), taken_since=taken_since)
         self.stats.resyncs += 1
         self.stats.last_resync_at = self.clock()
         self.stats.domain_events += len(events)

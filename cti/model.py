@@ -56,6 +56,7 @@ class Channel:
     call_id: str
     role: LegRole
     created_at: float
+    first_seen: float = 0.0           # when the tracker learned of it (for resync races)
     partial: bool = False
     agent: str | None = None          # agent name when role is AGENT
     endpoint: str | None = None

@@ -58,6 +58,7 @@ TRACKED_VARIABLES = frozenset(
 # Asterisk marks absent caller ids and unknown ids this way (QueueEntry says `unknown`).
 _UNKNOWN = frozenset({"", "<unknown>", "unknown"})
 
+RECENT_HANGUPS_KEPT = 10_000  # far more channels than end during one resync
 CHANNEL_STATE_RING = "4"
 CHANNEL_STATE_UP = "6"
 
@@ -106,6 +107,8 @@ class Tracker:
         # real channel into the bridge, the bridge events pass through states nobody hears.
         self._optimizing: dict[str, str] = {}
         self._deferred: set[str] = set()
+        # Uniqueid -> when it hung up, for the resync window (list replies may predate a live Hangup).
+        self._recent_hangups: dict[str, float] = {}
         self._handlers: dict[str, Handler] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
@@ -167,18 +170,26 @@ class Tracker:
             log.exception("tracker could not apply %s event", _text(event, "Event"))
         return self._out
 
-    def resync(self, snapshot: PbxSnapshot, now: float) -> list[DomainEvent]:
+    def resync(
+        self, snapshot: PbxSnapshot, now: float, taken_since: float | None = None
+    ) -> list[DomainEvent]:
         """Make the state equal to what Asterisk reports after a (re)connect.
 
         Channels we track that Asterisk no longer has hung up while we were away; channels we do not
         know are adopted (their calls flagged partial); channels we know stay as they are, so no call
-        is counted twice.
+        is counted twice. Live events keep arriving while the list actions are answered: with
+        `taken_since` (when the first list action was sent), a channel first seen since then is not
+        ended for missing from the lists, and one that hung up since then is not adopted again.
         """
         self._out = []
+        since = now if taken_since is None else taken_since
         present = {ch.uniqueid for ch in snapshot.channels}
-        for uid in [uid for uid in self.channels if uid not in present]:
-            self._end_channel(self.channels[uid], None, None, now)
+        stale = [c for c in self.channels.values() if c.uniqueid not in present and c.first_seen < since]
+        for gone in stale:
+            self._end_channel(gone, None, None, now)
         for snap in sorted(snapshot.channels, key=lambda c: (c.uniqueid != c.linkedid, c.uniqueid)):
+            if self._recent_hangups.get(snap.uniqueid, -1.0) >= since:
+                continue
             channel = self.channels.get(snap.uniqueid)
             if channel is None:
                 block = ChannelBlock(snap.uniqueid, snap.channel, snap.linkedid, snap.context, snap.exten,
@@ -246,7 +257,8 @@ class Tracker:
         call.partial = call.partial or adopting
         channel = Channel(
             uniqueid=block.uniqueid, name=block.name, linkedid=block.linkedid, call_id=call.call_id,
-            role=role, created_at=created_at, partial=adopting, endpoint=endpoint_of(block.name),
+            role=role, created_at=created_at, first_seen=now, partial=adopting,
+            endpoint=endpoint_of(block.name),
             caller_num=_known(block.caller_num), caller_name=_known(block.caller_name),
             location=(block.context, block.exten),
         )
@@ -386,6 +398,12 @@ class Tracker:
             return
         self._end_channel(channel, _int(_text(event, "Cause")), _known(_text(event, "Cause-txt")), now)
 
+    def _note_hangup(self, uid: str, now: float) -> None:
+        self._recent_hangups[uid] = now
+        if len(self._recent_hangups) > 4 * RECENT_HANGUPS_KEPT:  # amortised pruning, oldest first
+            keep = sorted(self._recent_hangups.items(), key=lambda item: item[1])[-RECENT_HANGUPS_KEPT:]
+            self._recent_hangups = dict(keep)
+
     def _end_channel(self, channel: Channel, cause: int | None, cause_text: str | None, now: float) -> None:
         call = self.calls[channel.call_id]
         channel.hangup_cause = cause
@@ -405,6 +423,7 @@ class Tracker:
                 call.in_queue = False
             call.waiting = False
         del self.channels[channel.uniqueid]
+        self._note_hangup(channel.uniqueid, now)
         key = channel.local_pair_key
         stale = [op for op, pair in self._optimizing.items() if pair == key]
         for op in stale:  # LocalOptimizationEnd lost: do not freeze the calls for ever

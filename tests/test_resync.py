@@ -119,3 +119,38 @@ def test_snapshot_tolerates_odd_items() -> None:
 
 def test_paths_exist() -> None:
     assert Path(TRACE).exists() and Path(SESSION2).exists()
+
+
+def test_a_channel_born_while_the_lists_were_answered_is_not_ended() -> None:
+    """The lists predate a live Newchannel: that channel is missing from them, yet alive."""
+    before, _, at = _split()
+    tracker = Tracker()
+    _records(tracker, before)
+    newcomer = {"Event": "Newchannel", "Channel": "PJSIP/pstn-in-00000099", "ChannelState": "4",
+                "CallerIDNum": "5559999", "CallerIDName": "Late", "Context": "inbound",
+                "Exten": "8005550100", "Uniqueid": "1795355299.99", "Linkedid": "1795355299.99"}
+    tracker.feed(newcomer, at + 0.1)
+    events = tracker.resync(_snapshot(), at + 0.2, taken_since=at)
+    assert events == []
+    assert "1795355299.99" in tracker.channels
+
+
+def test_a_channel_that_hung_up_while_the_lists_were_answered_is_not_adopted_again() -> None:
+    """The lists still show caller A, but its Hangup already came live: no ghost call."""
+    before, after, at = _split()
+    hangups = [p for p, _ in after if p.get("Event") == "Hangup" and p.get("Uniqueid") in
+               {CALLER_A, "1795355292.26"}]
+
+    def tracker_after_live_hangups() -> Tracker:
+        tracker = Tracker()
+        _records(tracker, before)
+        assert set(_records(tracker, [(p, at + 0.1) for p in hangups])) == {CALLER_A}
+        return tracker
+
+    windowed = tracker_after_live_hangups()
+    assert windowed.resync(_snapshot(), at + 0.2, taken_since=at) == []
+    assert CALLER_A not in windowed.calls
+    # the control: the same state resynced without the window resurrects caller A from the stale list
+    unwindowed = tracker_after_live_hangups()
+    resurrected = [e.call_id for e in unwindowed.resync(_snapshot(), at + 0.2) if isinstance(e, CallStarted)]
+    assert resurrected == [CALLER_A]
