@@ -130,13 +130,16 @@ class AmiConnection:
         """Send one action and return its Response (an ActionID is added if absent).
 
         Raises AmiError on `Response: Error`, AmiDisconnected if the link is or goes down,
-        AmiBackpressure if Asterisk stopped reading, TimeoutError after action_timeout.
+        TimeoutError after action_timeout (AmiBackpressure, a TimeoutError, if Asterisk stopped
+        reading what we write and the action could not even be sent).
         """
         link = self._logged_in_link(action)
+        deadline = asyncio.get_running_loop().time() + self.action_timeout
+        await link.wait_writable(action, self.action_timeout)
         action_id, entry = link.submit(action)
         assert entry.future is not None
         try:
-            return await asyncio.wait_for(entry.future, self.action_timeout)
+            return await asyncio.wait_for(entry.future, self._remaining(deadline))
         finally:
             link.forget(action_id)
 
@@ -147,12 +150,18 @@ class AmiConnection:
         on_event meanwhile. action_timeout bounds the whole list.
         """
         link = self._logged_in_link(action)
+        deadline = asyncio.get_running_loop().time() + self.action_timeout
+        await link.wait_writable(action, self.action_timeout)
         action_id, entry = link.submit(action, is_list=True)
         assert entry.list_future is not None
         try:
-            return await asyncio.wait_for(entry.list_future, self.action_timeout)
+            return await asyncio.wait_for(entry.list_future, self._remaining(deadline))
         finally:
             link.forget(action_id)
+
+    @staticmethod
+    def _remaining(deadline: float) -> float:
+        return max(deadline - asyncio.get_running_loop().time(), 0.0)
 
     def _logged_in_link(self, action: Action) -> AmiLink:
         link = self._link
@@ -171,10 +180,12 @@ class AmiConnection:
         failures = 0
         try:
             while not self._closing:
-                was_ready = await self._session()
+                ready_for = await self._session()
                 if self._closing:
                     break
-                failures = 0 if was_ready else failures + 1
+                # The backoff starts over only after a session that stayed up a while: an Asterisk
+                # that accepts the login and then drops at once is not hammered either.
+                failures = 0 if ready_for >= self.backoff_max else failures + 1
                 delay = self._backoff(failures)
                 log.info("AMI %s:%s: reconnecting in %.2f s", self.host, self.port, delay)
                 with contextlib.suppress(TimeoutError):
@@ -208,8 +219,8 @@ class AmiConnection:
         ceiling = min(self.backoff_max, self.backoff_initial * 2.0 ** min(max(failures - 1, 0), 30))
         return ceiling / 2 + self._rng.random() * ceiling / 2
 
-    async def _session(self) -> bool:
-        """One TCP connection from connect to loss. True if it reached ready."""
+    async def _session(self) -> float:
+        """One TCP connection from connect to loss: how long it was ready (-1: never)."""
         loop = asyncio.get_running_loop()
         self._link_count += 1
         try:
@@ -217,19 +228,20 @@ class AmiConnection:
                 loop.create_connection(self._make_link, self.host, self.port), self.connect_timeout)
         except (OSError, TimeoutError) as exc:
             self._fail(f"cannot connect to AMI {self.host}:{self.port}: {exc!r}")
-            return False
+            return -1.0
         self._stats.connects += 1
         self._link = link
         if self._closing:  # close() ran while we were connecting
             link.abort("closed by the application")
         try:
             if not await self._login(link):
-                return False
+                return -1.0
             self._spawn(self._keepalive(link), "ami-keepalive")
             await self._wait_booted(link)
             if not link.is_open:
-                return False
+                return -1.0
             self._ready = True
+            ready_at = loop.time()
             log.info("AMI %s:%s ready (%s)", self.host, self.port, link.parser.banner)
             if self._on_ready is not None:
                 self._spawn(self._run_on_ready(), "ami-on-ready")
@@ -237,7 +249,7 @@ class AmiConnection:
             if not self._closing:
                 self._stats.last_error = reason
                 log.warning("AMI %s:%s down: %s", self.host, self.port, reason)
-            return True
+            return loop.time() - ready_at
         finally:
             was_logged_in = self._logged_in
             self._logged_in = self._ready = False
@@ -267,7 +279,7 @@ class AmiConnection:
         try:
             action_id, entry = link.submit(
                 {"Action": "Login", "Username": self.username, "Secret": self._secret, "Events": "on"})
-        except ConnectionError as exc:
+        except (ConnectionError, TimeoutError) as exc:
             self._fail(f"Login not sent: {exc}")
             return False
         assert entry.future is not None

@@ -39,8 +39,8 @@ class AmiDisconnected(ConnectionError):
     """The link is down (or dropped while the action was waiting for its response)."""
 
 
-class AmiBackpressure(ConnectionError):
-    """Asterisk is not reading: the link's write buffer is full, the action was not sent."""
+class AmiBackpressure(TimeoutError):
+    """Asterisk is not reading: the write buffer stayed full for the whole timeout; nothing was sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,7 @@ class ConnectionStats:
     bytes_received: int = 0
     actions_sent: int = 0
     protocol_errors: int = 0
+    write_buffer_peak: int = 0  # largest transport write buffer seen after a write (bytes)
     callback_errors: int = 0  # on_event / on_ready / on_down raised
     last_error: str | None = None
     last_rx_at: float | None = None  # loop.time() of the last byte received
@@ -100,6 +101,9 @@ class AmiLink(asyncio.Protocol):
         self._parser = AmiParser(max_message_size=max_message_size, event_filter=event_filter)
         self._transport: asyncio.Transport | None = None
         self._pending: dict[str, _Pending] = {}
+        self._unwanted_lists: set[str] = set()  # ActionIDs whose list items are dropped until Complete
+        self._writable = asyncio.Event()  # cleared while the transport says its buffer is too full
+        self._writable.set()
         self._close_reason: str | None = None
         self._logged_errors = 0
         self._seen_errors = 0
@@ -116,6 +120,14 @@ class AmiLink(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        # pause_writing() once this much is queued for Asterisk; a writer waits until it drains.
+        transport.set_write_buffer_limits(high=self._write_buffer_limit, low=self._write_buffer_limit // 4)
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
 
     def data_received(self, data: bytes) -> None:
         now = self._loop.time()
@@ -142,6 +154,7 @@ class AmiLink(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         reason = self._close_reason or (f"connection lost: {exc!r}" if exc else "connection closed")
         self._close_reason = reason
+        self._writable.set()  # a writer waiting for room finds the link closed
         pending, self._pending = self._pending, {}
         for entry in pending.values():
             for future in (entry.future, entry.list_future):
@@ -169,9 +182,30 @@ class AmiLink(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
+    async def wait_writable(self, action: Mapping[str, str | Sequence[str]], seconds: float) -> None:
+        """Wait until the transport accepts writes again (Asterisk reads what we sent).
+
+        A peer that stops reading must not make us buffer without bound: after `seconds` the action
+        fails with AmiBackpressure (a TimeoutError) and is never written.
+        """
+        deadline = self._loop.time() + seconds
+        # A loop: when the buffer drains every waiter wakes up, and the first ones to write may fill
+        # it again before the others run.
+        while not self._writable.is_set():
+            try:
+                await asyncio.wait_for(self._writable.wait(), max(deadline - self._loop.time(), 0.0))
+            except TimeoutError:
+                size = self._transport.get_write_buffer_size() if self._transport is not None else 0
+                raise AmiBackpressure(f"{action.get('Action')}: Asterisk has not read the {size} bytes "
+                                      f"already sent for {seconds:.1f} s") from None
+
     def submit(self, action: Mapping[str, str | Sequence[str]], *, is_list: bool = False,
                wait: bool = True) -> tuple[str, _Pending]:
-        """Write one action; return its ActionID and the pending entry whose future completes."""
+        """Write one action; return its ActionID and the pending entry whose future completes.
+
+        Raises AmiBackpressure at once while the transport's write buffer is above its limit (callers
+        that can wait await wait_writable() first).
+        """
         if not self.is_open or self._transport is None:
             raise AmiDisconnected(f"{action.get('Action')}: not connected")
         action_id = action.get("ActionID")
@@ -183,7 +217,7 @@ class AmiLink(asyncio.Protocol):
         if action_id in self._pending:
             raise ValueError(f"ActionID {action_id!r} is already waiting for a response")
         data = encode_action(action)
-        if self._transport.get_write_buffer_size() + len(data) > self._write_buffer_limit:
+        if not self._writable.is_set():
             raise AmiBackpressure(
                 f"{action.get('Action')}: {self._transport.get_write_buffer_size()} bytes not yet read "
                 "by Asterisk")
@@ -194,8 +228,10 @@ class AmiLink(asyncio.Protocol):
             else:
                 entry.future = self._loop.create_future()
         self._pending[action_id] = entry
-        self._transport.write(data)
+        self._transport.write(data)  # may call pause_writing(): the buffer stays near the limit
         self._stats.actions_sent += 1
+        self._stats.write_buffer_peak = max(self._stats.write_buffer_peak,
+                                            self._transport.get_write_buffer_size())
         return action_id, entry
 
     def forget(self, action_id: str) -> None:
@@ -208,7 +244,9 @@ class AmiLink(asyncio.Protocol):
         if "Event" in packet:  # before Response: OriginateResponse carries both
             action_id = packet.get("ActionID")
             entry = self._pending.get(action_id) if isinstance(action_id, str) else None
-            if entry is not None and entry.list_future is not None and isinstance(action_id, str):
+            if entry is None and action_id in self._unwanted_lists and isinstance(action_id, str):
+                self._list_item(action_id, None, packet)  # nobody collects them: dropped
+            elif entry is not None and entry.list_future is not None and isinstance(action_id, str):
                 self._list_item(action_id, entry, packet)
             else:
                 self._live_event(packet)
@@ -232,15 +270,18 @@ class AmiLink(asyncio.Protocol):
             self.abort(f"Asterisk shut down (Shutdown: {header(packet, 'Shutdown')}, "
                        f"Restart: {header(packet, 'Restart')})")
 
-    def _list_item(self, action_id: str, entry: _Pending, packet: AmiPacket) -> None:
+    def _list_item(self, action_id: str, entry: _Pending | None, packet: AmiPacket) -> None:
+        """An item of a list (entry None: of a list nobody collects), or the event that ends it."""
         if header(packet, "EventList").lower() == "complete":
             self._pending.pop(action_id, None)
-            if entry.list_future is not None and not entry.list_future.done():
+            self._unwanted_lists.discard(action_id)
+            if entry is not None and entry.list_future is not None and not entry.list_future.done():
                 response = entry.response if entry.response is not None else {}
                 entry.list_future.set_result(AmiListResult(response, entry.items, packet))
             return
         self._stats.list_items_received += 1
-        entry.items.append(packet)
+        if entry is not None:
+            entry.items.append(packet)
 
     def _response(self, packet: AmiPacket) -> None:
         action_id = packet.get("ActionID")
@@ -261,6 +302,10 @@ class AmiLink(asyncio.Protocol):
                     entry.list_future.set_result(AmiListResult(packet, [], None))
             return
         self._pending.pop(action_id, None)
+        if not failed and header(packet, "EventList").lower() == "start":
+            # A list action sent with send(): its items are not live events either (use send_list()).
+            log.debug("%s sent without send_list(): its list items are dropped", entry.action)
+            self._unwanted_lists.add(action_id)
         if entry.future is not None and not entry.future.done():
             if failed:
                 entry.future.set_exception(AmiError(packet))

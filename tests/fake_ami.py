@@ -120,6 +120,12 @@ class FakeSession(asyncio.Protocol):
         if self.transport is not None:
             self.transport.pause_reading()
 
+    def wake_up(self) -> None:
+        """Read and answer again (what was sent meanwhile is read now)."""
+        self.silent = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
 
 class FakeAmi:
     def __init__(self, username: str = "cc", secret: str = "ccsecret", *, booted: bool = True) -> None:
@@ -187,6 +193,10 @@ class FakeAmi:
     def go_silent(self) -> None:
         for session in self.sessions:
             session.go_silent()
+
+    def wake_up(self) -> None:
+        for session in self.sessions:
+            session.wake_up()
 
     def send_raw(self, data: bytes) -> None:
         for session in self.authenticated_sessions():

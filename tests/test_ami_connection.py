@@ -13,7 +13,7 @@ import pytest
 from fake_ami import FakeAmi, FakeSession, replies_from_trace
 
 from cti.connection import AmiBackpressure, AmiConnection, AmiDisconnected, AmiError
-from cti.protocol import AmiPacket
+from cti.protocol import AmiPacket, encode_action
 
 WAIT = 3.0  # bound of every wait for something that should happen promptly
 
@@ -239,10 +239,13 @@ async def test_half_open_peer_is_detected_within_3_seconds(fake: FakeAmi) -> Non
         await until(lambda: loop.time() - (client.conn.stats.last_rx_at or 0) >= 0.2)
         silent_since = loop.time()
         fake.go_silent()
+        pending = asyncio.create_task(client.conn.send({"Action": "Getvar", "Variable": "CC_QUEUE"}))
         down_at, reason = await asyncio.wait_for(client.downs.get(), 5.0)
         detection = down_at - silent_since
         assert detection < 3.0, detection
         assert "half-open" in reason
+        with pytest.raises(AmiDisconnected):
+            await asyncio.wait_for(pending, WAIT)
         assert client.conn.stats.keepalive_timeouts == 1
         await asyncio.wait_for(client.readies.get(), WAIT)  # reconnected to the (still listening) fake
         assert client.conn.ready
@@ -336,19 +339,62 @@ async def test_send_needs_a_link_and_times_out(fake: FakeAmi) -> None:
         assert (await client.conn.send({"Action": "Ping"}))["Ping"] == "Pong"  # link still fine
 
 
-async def test_a_peer_that_never_reads_makes_send_fail(fake: FakeAmi) -> None:
-    client = Client(fake.port, write_buffer_limit=256 * 1024, keepalive_interval=30, keepalive_timeout=30)
+async def test_a_peer_that_never_reads_makes_send_fail_by_timeout(fake: FakeAmi) -> None:
+    limit = 256 * 1024
+    client = Client(fake.port, write_buffer_limit=limit, action_timeout=0.5,
+                    keepalive_interval=30, keepalive_timeout=30)
     async with running(client):
         await asyncio.wait_for(client.readies.get(), WAIT)
         fake.go_silent()
         big = {"Action": "Originate", "Channel": "PJSIP/agent1001", "Variable": ["V=" + "x" * 1000] * 64}
-        sends = [asyncio.create_task(client.conn.send(big)) for _ in range(1000)]
-        done, _ = await asyncio.wait(sends, timeout=WAIT, return_when=asyncio.FIRST_EXCEPTION)
-        for task in sends:
-            task.cancel()
-        await asyncio.gather(*sends, return_exceptions=True)
-        errors = [t.exception() for t in done if not t.cancelled()]
-        assert any(isinstance(e, AmiBackpressure) for e in errors)
+        sends = [asyncio.create_task(client.conn.send(big)) for _ in range(1000)]  # 66 MB in all
+        results = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), WAIT)
+        # Written ones wait in vain for their Response; the rest were never written.
+        assert all(isinstance(r, TimeoutError) for r in results), {type(r) for r in results}
+        assert any(isinstance(r, AmiBackpressure) for r in results)
+        assert client.conn.stats.write_buffer_peak <= limit + len(encode_action(big))
+        assert client.conn.connected  # a slow reader is not a dead link
+
+
+async def test_a_slow_reader_gets_every_action_once_it_reads_again(fake: FakeAmi) -> None:
+    limit = 64 * 1024
+    client = Client(fake.port, write_buffer_limit=limit, keepalive_interval=30, keepalive_timeout=30)
+    async with running(client):
+        await asyncio.wait_for(client.readies.get(), WAIT)
+        fake.go_silent()
+        big = {"Action": "Originate", "Channel": "PJSIP/agent1001", "Variable": ["V=" + "x" * 1000] * 64}
+        sends = [asyncio.create_task(client.conn.send(big)) for _ in range(200)]  # 13 MB
+        await until(lambda: client.conn.stats.write_buffer_peak >= limit)  # writers are now waiting
+        fake.wake_up()
+        responses = await asyncio.wait_for(asyncio.gather(*sends), WAIT)
+        assert {r["Message"] for r in responses} == {"Originate successfully queued"}
+        assert len({r["ActionID"] for r in responses}) == 200
+        assert client.conn.stats.write_buffer_peak <= limit + len(encode_action(big))
+
+
+async def test_list_items_of_a_plain_send_are_not_live_events(fake: FakeAmi) -> None:
+    async with running(Client(fake.port)) as client:
+        await asyncio.wait_for(client.readies.get(), WAIT)
+        response = await client.conn.send({"Action": "CoreShowChannels"})
+        assert response["EventList"] == "start"
+        fake.push_event({"Event": "Hangup", "Uniqueid": "1795355292.27"})
+        names = []
+        while not names or names[-1] != "Hangup":
+            names.append(str((await asyncio.wait_for(client.events.get(), WAIT)).get("Event")))
+        assert not [n for n in names if n.startswith("CoreShowChannel")], names
+        assert client.conn.stats.list_items_received == 5
+
+
+async def test_a_server_that_drops_right_after_login_is_not_hammered(fake: FakeAmi) -> None:
+    client = Client(fake.port, backoff_initial=0.05, backoff_max=0.4)
+    readies = []
+    async with running(client):
+        for _ in range(4):
+            readies.append(await asyncio.wait_for(client.readies.get(), WAIT))
+            fake.drop()
+    gaps = [b - a for a, b in itertools.pairwise(readies)]
+    for n, gap in enumerate(gaps, start=1):  # each session was ready, but too briefly to reset
+        assert gap >= 0.05 * 2 ** (n - 1) / 2 * 0.9, gaps
 
 
 async def test_run_twice_is_refused_and_close_is_idempotent(fake: FakeAmi) -> None:
