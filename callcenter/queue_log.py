@@ -74,7 +74,8 @@ class QueueLogBuilder:
             return []
         if isinstance(event, CallQueued):
             return self._queued(event)
-        call = self._calls.get(event.call_id) if hasattr(event, "call_id") else None
+        call_id = getattr(event, "call_id", None)
+        call = self._calls.get(call_id) if isinstance(call_id, str) else None
         if isinstance(event, CallEnded):
             self._calls.pop(event.call_id, None)
             self._callers.pop(event.call_id, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from cti.events import CallEnded, DomainEvent
 from cti.trace import read_trace
@@ -25,11 +26,7 @@ def replay_records(path: Path) -> Iterator[dict[str, object]]:
             yield event.record.to_json()
 
 
-def run(path: Path, out: SupportsWrite) -> int:
+def run(path: Path, out: TextIO) -> int:
     for record in replay_records(path):
         out.write(json.dumps(record) + "\n")
     return 0
-
-
-class SupportsWrite:  # pragma: no cover - typing aid only
-    def write(self, text: str) -> object: ...

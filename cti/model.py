@@ -152,6 +152,8 @@ class Call:
         if self.first_connected_at is not None:
             moved_on = any(t.at >= self.first_connected_at for t in self.transfers)
             return CallOutcome.TRANSFERRED if moved_on else CallOutcome.ANSWERED
+        if self.transfers:  # met mid-call: only a connected call can be transferred
+            return CallOutcome.TRANSFERRED
         if not self.answered or self.caller_leg is None:
             # An inbound leg the PBX never answered, or an agent-side call that reached nobody.
             return CallOutcome.FAILED

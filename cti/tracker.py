@@ -773,6 +773,10 @@ class Tracker:
         transferee = self._channel(event, now, "Transferee")
         if transferee is None:
             return
+        bridge_id = _text(event, "OrigBridgeUniqueid")
+        if transferee.bridge_id is None and bridge_id:
+            # Met mid-call: the transfer names the bridge the caller has been in all along.
+            self._enter_bridge(transferee, bridge_id, transferee.location, now)
         transferer = self.channels.get(_text(event, "OrigTransfererUniqueid"))
         target = _text(event, "TransferTargetExten") or _text(event, "DestApp") or None
         self._transfer(self.calls[transferee.call_id], TransferKind.ATTENDED, target,

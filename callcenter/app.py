@@ -1,0 +1,80 @@
+"""The composition root: builds every object of the running call center by hand and runs them.
+
+One asyncio process holds the live state (tracker, bus); the database holds history. Every long-running
+piece is a task of one TaskGroup, so a crash of any of them is seen, logged and ends the process
+instead of leaving a half-working server behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from callcenter.api import create_app
+from callcenter.bus import EventBus
+from callcenter.cti_bridge import CtiBridge
+from callcenter.db.cdr import calls_between
+from callcenter.db.engine import create_sessionmaker
+from callcenter.migrations import migrate
+from callcenter.recorders import CdrWriter, QueueLogWriter
+from callcenter.settings import Settings
+from cti.connection import AmiConnection
+from cti.events import CallEnded, DomainEvent
+from cti.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+# The history writers must not lose a call: their queues are deep, their drops are the alarm.
+HISTORY_QUEUE = 100_000
+
+
+class CallCenter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.bus: EventBus[DomainEvent] = EventBus()
+        self.tracker = Tracker(settings.tracker_config())
+        self.bridge = CtiBridge(self.tracker, self.bus)
+        ami = settings.ami
+        self.connection = AmiConnection(
+            ami.host, ami.port, ami.username, ami.secret.get_secret_value(),
+            on_event=self.bridge.on_event, on_ready=self.bridge.on_ready, on_down=self.bridge.on_down,
+            keepalive_interval=ami.keepalive_interval, keepalive_timeout=ami.keepalive_timeout,
+            backoff_initial=ami.backoff_initial, backoff_max=ami.backoff_max,
+            connect_timeout=ami.connect_timeout,
+        )
+        self.engine, self.sessions = create_sessionmaker(settings.database.url)
+        self.cdr = CdrWriter(self.sessions)
+        self.queue_log = QueueLogWriter(self.sessions, Path(settings.records.queue_log_path))
+        self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
+        self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
+
+    async def call_history(self, start: datetime, end: datetime, *, agent: str | None,
+                           queue: str | None) -> list[Any]:
+        return list(await calls_between(self.sessions, start, end, agent=agent, queue=queue))
+
+    async def run(self) -> None:
+        """Serve until SIGINT / SIGTERM, then stop in order: AMI first, history written, then exit."""
+        await migrate(self.settings.database.url)
+        http = self.settings.http
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(self), host=http.host, port=http.port, log_config=None,
+                           access_log=False)
+        )
+        log.info("call center: HTTP on http://%s:%d, AMI %s:%d", http.host, http.port,
+                 self.settings.ami.host, self.settings.ami.port)
+        try:
+            async with asyncio.TaskGroup() as group:
+                bus_task = group.create_task(self.bus.run(), name="bus")
+                ami_task = group.create_task(self.connection.run(), name="ami")
+                await server.serve()  # returns on SIGINT / SIGTERM (uvicorn handles the signals)
+                await self.connection.close()
+                await asyncio.wait_for(self.bus.drain(), 30)
+                ami_task.cancel()
+                bus_task.cancel()
+        finally:
+            await self.engine.dispose()

@@ -1,0 +1,14 @@
+"""Alembic environment: runs on the connection handed over by `callcenter.migrations.migrate`."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from callcenter.db.models import Base
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations with `callcenter migrate` (callcenter.migrations.migrate)")
+context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,59 @@
+"""Bus subscribers that keep call history: CDR rows and queue_log rows (database and file).
+
+Both consume domain events only; the tracker never waits for them. The queue_log file is appended in
+a worker thread so that a slow disk never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.db.cdr import store_call, store_queue_log
+from callcenter.queue_log import QueueLogBuilder, QueueLogRow
+from cti.events import CallEnded, DomainEvent
+
+log = logging.getLogger(__name__)
+
+
+class CdrWriter:
+    """Stores every finished call (`CallEnded`) as CDR rows."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self.stored = 0
+
+    async def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, CallEnded):
+            await store_call(self._sessions, event.record)
+            self.stored += 1
+
+
+class QueueLogWriter:
+    """Turns domain events into queue_log rows, stored in the database and appended to a file."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession] | None, path: Path | None) -> None:
+        self._builder = QueueLogBuilder()
+        self._sessions = sessions
+        self._path = path
+        self.rows = 0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def __call__(self, event: DomainEvent) -> None:
+        rows = self._builder.feed(event)
+        if not rows:
+            return
+        if self._sessions is not None:
+            await store_queue_log(self._sessions, rows)
+        if self._path is not None:
+            await asyncio.to_thread(_append, self._path, rows)
+        self.rows += len(rows)
+
+
+def _append(path: Path, rows: list[QueueLogRow]) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        out.write("".join(row.line() + "\n" for row in rows))
