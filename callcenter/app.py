@@ -52,6 +52,14 @@ class CallCenter:
         self.queue_log = QueueLogWriter(self.sessions, Path(settings.records.queue_log_path))
         self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
         self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
+        self._server: uvicorn.Server | None = None
+        self._stop_requested = False
+
+    def stop(self) -> None:
+        """Ask a running server to stop as SIGINT would (history is still written before exit)."""
+        self._stop_requested = True
+        if self._server is not None:
+            self._server.should_exit = True
 
     async def call_history(self, start: datetime, end: datetime, *, agent: str | None,
                            queue: str | None) -> list[Any]:
@@ -61,10 +69,11 @@ class CallCenter:
         """Serve until SIGINT / SIGTERM, then stop in order: AMI first, history written, then exit."""
         await migrate(self.settings.database.url)
         http = self.settings.http
-        server = uvicorn.Server(
+        server = self._server = uvicorn.Server(
             uvicorn.Config(create_app(self), host=http.host, port=http.port, log_config=None,
                            access_log=False)
         )
+        server.should_exit = self._stop_requested
         log.info("call center: HTTP on http://%s:%d, AMI %s:%d", http.host, http.port,
                  self.settings.ami.host, self.settings.ami.port)
         try:
