@@ -1,6 +1,6 @@
 """Large AMI responses through AmiConnection: linear time, no event-loop stall.
 
-    python bench/ami_large_message.py [--repeat 3]
+    python bench/ami_large_message.py [--repeat 7]
 
 A loopback AMI server answers an action with a 1 MiB and then a 2 MiB response written in 4 KiB
 chunks (each read by the client as one chunk: the server yields twice between writes). Shapes are
@@ -218,7 +218,7 @@ def panoramisk_parse(payload: bytes, budget: float) -> tuple[float, bool]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--panoramisk-budget", type=float, default=60.0)
     args = parser.parse_args()
     ours = asyncio.run(run_ours(args.repeat))
