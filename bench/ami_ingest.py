@@ -27,21 +27,13 @@ from callcenter.bus import EventBus  # noqa: E402
 from callcenter.cti_bridge import CtiBridge  # noqa: E402
 from cti.connection import AmiConnection  # noqa: E402
 from cti.events import DomainEvent  # noqa: E402
-from cti.protocol import event_filter  # noqa: E402
+from cti.protocol import encode_message, event_filter  # noqa: E402
 from cti.trace import read_trace  # noqa: E402
 from cti.tracker import Tracker  # noqa: E402
 
 CHUNK = 64 * 1024
 SENTINEL = b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: BenchEnd\r\n\r\n"
 ID_SUFFIXES = ("Uniqueid", "Linkedid", "UniqueId", "BridgeUniqueid")
-
-
-def _encode(packet: dict[str, Any]) -> bytes:
-    lines = []
-    for key, value in packet.items():
-        for item in value if isinstance(value, list) else [value]:
-            lines.append(f"{key}: {item}\r\n")
-    return ("".join(lines) + "\r\n").encode()
 
 
 def build_stream(target_events: int) -> tuple[bytes, int]:
@@ -62,7 +54,7 @@ def build_stream(target_events: int) -> tuple[bytes, int]:
             }
             if renamed.get("Variable") == "CC_CALL":
                 renamed["Value"] = f"r{round_no}.{renamed['Value']}"
-            parts.append(_encode(renamed))
+            parts.append(encode_message(renamed))
             count += 1
             if count == target_events:
                 break

@@ -336,18 +336,13 @@ def _check(text: str, what: str) -> str:
     return text
 
 
-def encode_action(action: Mapping[str, str | Sequence[str]]) -> bytes:
-    """Wire form of an action: `Action` first, a list value as repeated headers, CRLF line ends.
+def encode_message(packet: Mapping[str, str | Sequence[str]]) -> bytes:
+    """Wire form of any AMI message, headers in the given order, a list value as repeated headers.
 
-    CR or LF inside a name or value would let a caller inject headers or whole actions: ValueError.
+    CR or LF inside a name or value would let a caller inject headers or whole messages: ValueError.
     """
-    name = action.get("Action")
-    if not isinstance(name, str) or not name:
-        raise ValueError("an AMI action needs an 'Action' header")
-    lines = [f"Action: {_check(name, 'value')}\r\n"]
-    for key, value in action.items():
-        if key == "Action":
-            continue
+    lines = []
+    for key, value in packet.items():
         if not key or ":" in key:
             raise ValueError(f"bad AMI header name: {key!r}")
         _check(key, "header name")
@@ -358,6 +353,14 @@ def encode_action(action: Mapping[str, str | Sequence[str]]) -> bytes:
             lines.append(f"{key}: {_check(item, 'value')}\r\n")
     lines.append("\r\n")
     return "".join(lines).encode("utf-8")
+
+
+def encode_action(action: Mapping[str, str | Sequence[str]]) -> bytes:
+    """Wire form of an action: `Action` first (Asterisk reads it to know what follows)."""
+    name = action.get("Action")
+    if not isinstance(name, str) or not name:
+        raise ValueError("an AMI action needs an 'Action' header")
+    return encode_message({"Action": name, **{k: v for k, v in action.items() if k != "Action"}})
 
 
 def is_event(packet: Mapping[str, object]) -> bool:

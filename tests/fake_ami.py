@@ -22,18 +22,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cti.protocol import AmiPacket, AmiParser
+from cti.protocol import AmiPacket, AmiParser, encode_message
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 RESYNC_TRACE = Path(__file__).parent / "traces" / "contract" / "t-resync.session2.jsonl"
-
-
-def encode_packet(packet: Mapping[str, str | list[str]]) -> bytes:
-    lines = []
-    for key, value in packet.items():
-        for item in value if isinstance(value, list) else [value]:
-            lines.append(f"{key}: {item}\r\n")
-    return ("".join(lines) + "\r\n").encode("utf-8")
 
 
 def with_action_id(packet: AmiPacket, action_id: str | None) -> AmiPacket:
@@ -108,7 +100,7 @@ class FakeSession(asyncio.Protocol):
             self.server.sessions.remove(self)
 
     def send(self, *packets: Mapping[str, str | list[str]]) -> None:
-        self.send_raw(b"".join(encode_packet(p) for p in packets))
+        self.send_raw(b"".join(encode_message(p) for p in packets))
 
     def send_raw(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing() and not self.silent:

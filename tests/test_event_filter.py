@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 from trace_support import describe, main_traces, trace_id
 
-from cti.protocol import AmiParser, encode_action, event_filter
-from cti.trace import TracePacket, read_trace
+from cti.protocol import AmiParser, encode_action, encode_message, event_filter
+from cti.trace import read_trace
 from cti.tracker import Tracker
-
-
-def _wire(packet: TracePacket) -> bytes:
-    lines = []
-    for key, value in packet.items():
-        for item in value if isinstance(value, list) else [value]:
-            lines.append(f"{key}: {item}\r\n")
-    return ("".join(lines) + "\r\n").encode()
 
 
 @pytest.mark.parametrize("path", main_traces(), ids=trace_id)
@@ -32,7 +24,7 @@ def test_filtered_parse_gives_the_same_domain_events(path: Path) -> None:
                        event_filter=event_filter(filtered.handled_events, filtered.tracked_variables))
     got = []
     for entry in entries:  # one message per read, so each keeps its own timestamp
-        for packet in parser.feed(_wire(entry.packet)):
+        for packet in parser.feed(encode_message(entry.packet)):
             got.extend(describe(out) for out in filtered.feed(packet, entry.t))
     assert got == expected
     assert parser.error_count == 0
@@ -42,7 +34,7 @@ def test_filtered_parse_gives_the_same_domain_events(path: Path) -> None:
 def test_filter_keeps_what_the_connection_needs() -> None:
     keep = event_filter({"Hangup"}, {"CC_CALL"})
     stream = b"".join(
-        _wire(p) for p in [
+        encode_message(p) for p in [
             {"Event": "RTCPSent", "Channel": "PJSIP/a-1"},
             {"Event": "CoreShowChannel", "ActionID": "r-2", "Channel": "PJSIP/a-1"},
             {"Event": "OriginateResponse", "Privilege": "call,all", "ActionID": "o-1", "Response": "Failure"},
