@@ -23,6 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from panoramisk_baseline import panoramisk_parse  # noqa: E402
+
 from callcenter.bus import EventBus  # noqa: E402
 from callcenter.cti_bridge import CtiBridge  # noqa: E402
 from cti.connection import AmiConnection  # noqa: E402
@@ -148,45 +150,13 @@ async def ours(stream: bytes, expected: int, filtered: bool) -> float:
     return finished - started.result()
 
 
-def panoramisk_parse(stream: bytes) -> tuple[float, int]:
-    """panoramisk's AMIProtocol.data_received on the same chunks, events counted by its dispatch."""
-    from panoramisk.ami_protocol import AMIProtocol
-
-    class Factory:
-        count = 0
-        save_stream = None
-
-        def dispatch(self, message: object) -> None:
-            Factory.count += 1
-
-        def connection_lost(self, exc: object) -> None:
-            raise AssertionError("the stream has no Shutdown")
-
-    class Transport:
-        def write(self, data: bytes) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
-    protocol = AMIProtocol()
-    protocol.connection_made(Transport())
-    protocol.factory = Factory()
-    protocol.encoding = "utf8"
-    protocol.version = "11.0.0"  # skip the banner check: the stream has none
-    begin = time.perf_counter()
-    for offset in range(0, len(stream), CHUNK):
-        protocol.data_received(stream[offset:offset + CHUNK])
-    return time.perf_counter() - begin, Factory.count
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args()
     stream, count = build_stream(args.events)
     gc.collect()
-    baseline_s, baseline_events = panoramisk_parse(stream)
+    baseline_s, baseline_events, _ = panoramisk_parse(stream, CHUNK)
     gc.collect()
     ours_nofilter_s = asyncio.run(ours(stream, count, filtered=False))
     gc.collect()

@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from panoramisk_baseline import panoramisk_parse  # noqa: E402
+
 from cti.connection import AmiConnection  # noqa: E402
 from cti.protocol import AmiPacket, AmiParser  # noqa: E402
 
@@ -183,39 +185,6 @@ async def run_ours(repeat: int) -> dict[str, float]:
     return out
 
 
-def panoramisk_parse(payload: bytes, budget: float) -> tuple[float, bool]:
-    """panoramisk's AMIProtocol.data_received on the same 4 KiB chunks; stops after `budget` s."""
-    from panoramisk.ami_protocol import AMIProtocol
-
-    class Factory:
-        save_stream = None
-
-        def dispatch(self, message: object) -> None:
-            pass
-
-        def connection_lost(self, exc: object) -> None:
-            pass
-
-    class Transport:
-        def write(self, data: bytes) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
-    protocol = AMIProtocol()
-    protocol.connection_made(Transport())
-    protocol.factory = Factory()
-    protocol.encoding = "utf8"
-    protocol.version = "11.0.0"
-    begin = time.perf_counter()
-    for offset in range(0, len(payload), CHUNK):
-        protocol.data_received(payload[offset:offset + CHUNK])
-        if time.perf_counter() - begin > budget:
-            return time.perf_counter() - begin, False
-    return time.perf_counter() - begin, True
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
@@ -223,9 +192,9 @@ def main() -> None:
     args = parser.parse_args()
     ours = asyncio.run(run_ours(args.repeat))
     gc.collect()
-    baseline_1mib_s, _ = panoramisk_parse(command_response("bench-1", MIB), args.panoramisk_budget)
+    baseline_1mib_s, _, _ = panoramisk_parse(command_response("bench-1", MIB), CHUNK, args.panoramisk_budget)
     gc.collect()
-    baseline_s, completed = panoramisk_parse(command_response("bench-2", 2 * MIB), args.panoramisk_budget)
+    baseline_s, _, completed = panoramisk_parse(command_response("bench-2", 2 * MIB), CHUNK, args.panoramisk_budget)
     print(f"chunk_bytes={CHUNK}")
     print(f"list_parse_1mib_ms={ours['list_1']:.1f}")
     print(f"list_parse_2mib_ms={ours['list_2']:.1f}")
