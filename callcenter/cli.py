@@ -1,4 +1,9 @@
-"""`callcenter` command line. A subcommand is one function registered with `@command`."""
+"""`callcenter` command line. A subcommand is one function registered with `@command`.
+
+The registered function receives its subparser, adds its arguments and sets `run(args) -> int` as the
+parser's default. Errors a person can fix (bad settings, a missing trace, an unreachable database)
+end in one clear line on stderr and a non-zero exit, not a traceback.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from callcenter.settings import Settings, SettingsError, load_settings
+from callcenter.settings import Settings, SettingsError, load_settings, mask_url, settings_path
 
 Configure = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+
+# The command table is static data filled at import by the decorators below, like argparse's own
+# tables; it holds no state of a running server.
 _COMMANDS: dict[str, tuple[Configure, str]] = {}
+
+EXIT_FAILURE = 1  # the command ran and failed (database unreachable, ...)
+EXIT_USAGE = 2    # the input was wrong (bad settings, missing or malformed file), as argparse uses it
 
 
 def command(name: str, help: str) -> Callable[[Configure], Configure]:
@@ -25,7 +37,11 @@ def command(name: str, help: str) -> Callable[[Configure], Configure]:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(Path(args.config) if args.config else None)
+    return load_settings(_config_path(args))
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    return Path(args.config) if args.config else None
 
 
 @command("serve", "run the call center (AMI, tracker, history, HTTP API)")
@@ -51,13 +67,15 @@ def _replay(parser: argparse.ArgumentParser) -> None:
         from cti.trace import TraceError
 
         if not args.trace.is_file():
-            print(f"callcenter replay: {args.trace}: no such file", file=sys.stderr)
-            return 2
+            return _fail("replay", f"{args.trace}: no such file", EXIT_USAGE)
         try:
             return replay(args.trace, sys.stdout)
-        except (TraceError, UnicodeDecodeError) as exc:
-            print(f"callcenter replay: {exc}", file=sys.stderr)
-            return 2
+        except TraceError as exc:
+            return _fail("replay", str(exc), EXIT_USAGE)
+        except UnicodeDecodeError as exc:
+            return _fail("replay", f"{args.trace}: not UTF-8 text ({exc.reason} at byte {exc.start})", EXIT_USAGE)
+        except OSError as exc:
+            return _fail("replay", f"{args.trace}: {exc.strerror or exc}", EXIT_USAGE)
 
     parser.set_defaults(run=run)
 
@@ -65,46 +83,59 @@ def _replay(parser: argparse.ArgumentParser) -> None:
 @command("migrate", "bring the configured database to the latest schema")
 def _migrate(parser: argparse.ArgumentParser) -> None:
     def run(args: argparse.Namespace) -> int:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from callcenter.migrations import migrate
 
-        asyncio.run(migrate(_settings(args).database.url))
-        print("database is up to date")
+        url = _settings(args).database.url
+        try:
+            asyncio.run(migrate(url))
+        except (OSError, SQLAlchemyError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            return _fail("migrate", f"{mask_url(url)}: {type(exc).__name__}: {reason}", EXIT_FAILURE)
+        print(f"{mask_url(url)}: schema is up to date")
         return 0
 
     parser.set_defaults(run=run)
 
 
-@command("config", "show or check the effective settings")
+@command("config", "show or check the effective settings (file, then CALLCENTER__SECTION__KEY variables)")
 def _config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["show", "check"])
+    parser.add_argument("action", choices=["show", "check"],
+                        help="show: print them as JSON with secrets masked; check: validate only")
 
     def run(args: argparse.Namespace) -> int:
         settings = _settings(args)
         if args.action == "show":
             print(json.dumps(settings.masked(), indent=2))
         else:
-            print("settings are valid")
+            print(f"{settings_path(_config_path(args))}: settings are valid")
         return 0
 
     parser.set_defaults(run=run)
 
 
+def _fail(name: str, message: str, code: int) -> int:
+    print(f"callcenter {name}: {message}", file=sys.stderr)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callcenter", description="Call center server for Asterisk")
     parser.add_argument("--config", help="settings file (default: $CALLCENTER_CONFIG or config/callcenter.yaml)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, help_text) in _COMMANDS.items():
-        configure(commands.add_parser(name, help=help_text))
+        configure(commands.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    run: Run = args.run
     try:
-        result: int = args.run(args)
+        return run(args)
     except SettingsError as exc:
         print(f"callcenter: bad settings:\n{exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    return result

@@ -8,22 +8,34 @@ and passes it on: there is no module-level instance.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from cti.model import TrackerConfig
 
 DEFAULT_PATH = Path("config/callcenter.yaml")
 ENV_FILE = "CALLCENTER_CONFIG"
 ENV_PREFIX = "CALLCENTER__"
+MASK = "**********"  # what pydantic shows for a SecretStr; used for every other secret too
+
+# The engine is asyncio-only: a URL with a blocking driver would fail later, deep inside SQLAlchemy.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message says which, where from, and why."""
+
+
+def mask_url(url: str) -> str:
+    """`scheme://user:password@host/db` with the password masked; works on unparseable URLs too."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", rf"\g<1>{MASK}@", url)
 
 
 class _Section(BaseModel):
@@ -43,7 +55,28 @@ class AmiSettings(_Section):
 
 
 class DatabaseSettings(_Section):
+    # A relative SQLite path is relative to the working directory; the engine creates its folder.
     url: str = "sqlite+aiosqlite:///./var/callcenter.db"
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        try:
+            driver = make_url(url).drivername
+        except ArgumentError:
+            raise ValueError(f"is not a database URL (expected {_url_forms()})") from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(f"has driver {driver!r}; expected {_url_forms()}")
+        return url
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The URL may carry the PostgreSQL password: reprs end up in logs and tracebacks.
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if name == "url" else value
+
+
+def _url_forms() -> str:
+    return "sqlite+aiosqlite:///path/to/file.db or postgresql+asyncpg://user:password@host/dbname"
 
 
 class HttpSettings(_Section):
@@ -52,14 +85,20 @@ class HttpSettings(_Section):
 
 
 class RecordsSettings(_Section):
-    queue_log_path: str = "./var/queue_log"
+    queue_log_path: Path = Path("./var/queue_log")  # relative to the working directory
 
 
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
 
 class PbxSettings(_Section):
+    # "simulated" is the built-in PBX simulator (a later issue); "asterisk" a real one over AMI.
     mode: Literal["asterisk", "simulated"] = "asterisk"
 
 
@@ -67,6 +106,8 @@ _TRACKER_DEFAULTS = TrackerConfig()
 
 
 class TrackerSettings(_Section):
+    """Which dialplan contexts say what a channel is (see `cti.model.TrackerConfig`)."""
+
     inbound_contexts: list[str] = sorted(_TRACKER_DEFAULTS.inbound_contexts)
     agent_contexts: list[str] = sorted(_TRACKER_DEFAULTS.agent_contexts)
     waiting_contexts: list[str] = sorted(_TRACKER_DEFAULTS.waiting_contexts)
@@ -91,19 +132,45 @@ class Settings(_Section):
         )
 
     def masked(self) -> dict[str, Any]:
-        """Effective settings for display: secrets shown as '***'."""
-        return self.model_dump(mode="json")
+        """Effective settings for display: the AMI secret and any database password masked."""
+        shown = self.model_dump(mode="json")
+        shown["database"]["url"] = mask_url(self.database.url)
+        return shown
+
+
+def settings_path(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The file `load_settings` reads: the argument, else `$CALLCENTER_CONFIG`, else the default."""
+    environ = os.environ if environ is None else environ
+    if path is not None:
+        return path
+    return Path(environ[ENV_FILE]) if environ.get(ENV_FILE) else DEFAULT_PATH
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override and validate; raises `SettingsError` with every problem, one per line.
+
+    Only the default file may be missing (then the defaults apply): a file that was named explicitly
+    and is not there is a mistake worth stopping for.
+    """
     environ = os.environ if environ is None else environ
-    if path is None:
-        path = Path(environ[ENV_FILE]) if environ.get(ENV_FILE) else DEFAULT_PATH
-    data = _read_yaml(path) if path.exists() else {}
-    if path != DEFAULT_PATH and not path.exists():
-        raise SettingsError(f"{path}: no such settings file")
+    path = settings_path(path, environ)
+    if not path.exists():
+        if path != DEFAULT_PATH:
+            raise SettingsError(f"{path}: no such settings file")
+        data: dict[str, Any] = {}
+    else:
+        data = _read_yaml(path)
+    origins = _apply_environment(data, environ, path)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path, origins, data)) from None
+
+
+def _apply_environment(data: dict[str, Any], environ: Mapping[str, str], path: Path) -> dict[tuple[str, ...], str]:
+    """Put `CALLCENTER__SECTION__KEY` values into `data`; return which variable set which key."""
     origins: dict[tuple[str, ...], str] = {}
-    for name, raw in environ.items():
+    for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
         keys = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
@@ -112,12 +179,9 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         section = data.setdefault(keys[0], {})
         if not isinstance(section, dict):
             raise SettingsError(f"{name}: section {keys[0]!r} is not a mapping in {path}")
-        section[keys[1]] = _env_value(raw)
+        section[keys[1]] = _env_value(environ[name])
         origins[keys] = name
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise SettingsError(_describe(exc, path, origins, data)) from None
+    return origins
 
 
 def _env_value(raw: str) -> Any:
@@ -137,30 +201,58 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "?"
         raise SettingsError(f"{path}: {where}: not valid YAML: {exc.problem}") from None
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SettingsError(f"{path}: cannot read settings: {exc}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
         raise SettingsError(f"{path}: the top level must be a mapping of sections")
-    return loaded
+    # a section whose keys are all commented out reads as null: it means "the defaults"
+    return {section: {} if values is None else values for section, values in loaded.items()}
 
 
-def _describe(exc: ValidationError, path: Path, origins: dict[tuple[str, ...], str],
+def _describe(exc: ValidationError, path: Path, origins: Mapping[tuple[str, ...], str],
               data: dict[str, Any]) -> str:
     lines = []
     for error in exc.errors():
         keys = tuple(str(k) for k in error["loc"])
         dotted = ".".join(keys)
-        origin = origins.get(keys[:2], str(path))
-        secret = keys[-1:] == ("secret",)
-        value = "***" if secret else _value_at(data, keys)
+        # the variable that set this key, or one below it (an unknown section is reported at its name)
+        origin = next((name for key, name in origins.items() if _overlaps(key, keys)), str(path))
         if error["type"] == "extra_forbidden":
             lines.append(f"{origin}: {dotted}: unknown setting")
-        else:
-            message = error['msg']
-            lines.append(f"{origin}: {dotted}: {value!r} {message[:1].lower()}{message[1:]}")
+            continue
+        value = _shown_value(keys, _value_at(data, keys))
+        reason = "is not a mapping of settings" if error["type"] == "model_type" else _reason(error["msg"])
+        lines.append(f"{origin}: {dotted}: {value} {reason}")
     return "\n".join(lines)
+
+
+def _overlaps(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _shown_value(keys: tuple[str, ...], value: Any) -> str:
+    if "secret" in keys:
+        return MASK
+    if keys == ("database", "url") and isinstance(value, str):
+        return repr(mask_url(value))
+    return repr(value)
+
+
+def _reason(message: str) -> str:
+    """Pydantic's "Input should be a valid integer, unable to parse ..." as "is not a valid integer"."""
+    if message.startswith("Value error, "):
+        return message.removeprefix("Value error, ")
+    if message.startswith("Input should be a valid "):
+        kind, _, detail = message.removeprefix("Input should be a valid ").partition(", ")
+        if detail and not detail.startswith("unable to"):
+            return f"is not a valid {kind} ({detail})"
+        return f"is not a valid {kind}"
+    if message.startswith("Input should be "):
+        return "should be " + message.removeprefix("Input should be ")
+    return message[:1].lower() + message[1:]
 
 
 def _value_at(data: Any, keys: tuple[str, ...]) -> Any:

@@ -1,7 +1,9 @@
 """Database fixtures: every data-layer test runs on SQLite and on PostgreSQL (127.0.0.1:5432).
 
-PostgreSQL gets one fresh database per test session, dropped at the end. If the server cannot be
-reached the PostgreSQL cases fail under CI (CI=true) and are skipped with the reason elsewhere.
+PostgreSQL gets one fresh, uniquely named database per test session, dropped at the end, so that
+test runs side by side never meet. If the server cannot be reached the PostgreSQL cases fail under
+CI (`CI` set) and are skipped with the reason elsewhere. `CALLCENTER_TEST_POSTGRES_URL` names
+another server (its maintenance database, by a user allowed to create databases).
 """
 
 from __future__ import annotations
@@ -14,44 +16,49 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from callcenter.db.engine import create_sessionmaker
 from callcenter.migrations import migrate
 
-PG_ADMIN = os.environ.get("CALLCENTER_TEST_PG", "postgres@127.0.0.1:5432")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CALLCENTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+# children first: a DELETE must not trip over the foreign keys
 TABLES = ("call_recordings", "call_transfers", "call_legs", "calls", "queue_log")
 
 
 async def _admin(statement: str) -> None:
-    import asyncpg
-
-    user, _, hostport = PG_ADMIN.partition("@")
-    host, _, port = hostport.partition(":")
-    connection = await asyncpg.connect(user=user, host=host, port=int(port or 5432), database="postgres",
-                                       timeout=5)
+    # CREATE / DROP DATABASE cannot run inside a transaction block.
+    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
+                                 connect_args={"timeout": 5})
     try:
-        await connection.execute(statement)
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
     finally:
-        await connection.close()
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    name = f"cc_test_{uuid.uuid4().hex[:12]}"
+    name = f"callcenter_test_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, Exception) as exc:  # asyncpg raises its own errors for refused auth etc.
+    except (OSError, SQLAlchemyError) as exc:
+        shown = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
+        reason = f"PostgreSQL at {shown} is not usable: {type(exc).__name__}: {exc}".splitlines()[0]
         if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {PG_ADMIN} is required under CI: {exc!r}")
-        pytest.skip(f"PostgreSQL at {PG_ADMIN} not reachable: {exc!r}")
-    user, _, hostport = PG_ADMIN.partition("@")
-    yield f"postgresql+asyncpg://{user}@{hostport}/{name}"
+            pytest.fail(f"{reason} (required under CI)", pytrace=False)
+        pytest.skip(f"{reason} (set CI=1 to make this a failure)")
+    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database (no schema): a temporary SQLite file, or this session's PostgreSQL one."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
     url: str = request.getfixturevalue("postgres_url")
@@ -60,11 +67,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated, empty database."""
+    """A migrated database with no rows."""
     await migrate(database_url)
     engine, maker = create_sessionmaker(database_url)
-    async with engine.begin() as connection:
-        for table in TABLES:
-            await connection.execute(text(f"DELETE FROM {table}"))
-    yield maker
-    await engine.dispose()
+    try:
+        async with engine.begin() as connection:
+            for table in TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))
+        yield maker
+    finally:
+        await engine.dispose()

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from trace_support import EXPECTED, TRACES
 
+from callcenter import cli
 from callcenter.cli import main
+
+ROOT = Path(__file__).parent.parent
+CONFIG = ROOT / "config" / "callcenter.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own CALLCENTER_* variables must not change what these tests see."""
+    for name in list(os.environ):
+        if name.startswith("CALLCENTER"):
+            monkeypatch.delenv(name)
 
 
 def test_replay_prints_the_records_of_a_trace(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,25 +76,84 @@ def test_replay_of_bad_input_fails_clearly(tmp_path: Path, capsys: pytest.Captur
     assert message in captured.err and captured.out == ""
 
 
-def test_config_show_masks_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_of_a_directory_or_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"callcenter replay: {tmp_path}: no such file\n"
+    binary = tmp_path / "trace.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["replay", str(binary)]) == 2
+    assert capsys.readouterr().err.startswith(f"callcenter replay: {binary}: not UTF-8 text")
+
+
+def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CALLCENTER__AMI__SECRET", "hunter2")
-    assert main(["--config", str(Path("config/callcenter.yaml")), "config", "show"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    monkeypatch.setenv("CALLCENTER__DATABASE__URL", "postgresql+asyncpg://cc:pa55word@db.example/cc")
+    assert main(["--config", str(CONFIG), "config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and "pa55word" not in out
+    shown = json.loads(out)
     assert shown["ami"]["secret"] == "**********" and shown["ami"]["port"] == 5038
+    assert shown["database"]["url"] == "postgresql+asyncpg://cc:**********@db.example/cc"
+    assert shown["tracker"]["agent_contexts"] == ["agents", "cc-agent"]
+
+
+def test_config_check_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text("http:\n  port: 8081\n")
+    monkeypatch.setenv("CALLCENTER_CONFIG", str(path))
+    assert main(["config", "check"]) == 0
+    assert capsys.readouterr().out == f"{path}: settings are valid\n"
 
 
 def test_bad_settings_exit_2_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("CALLCENTER__AMI__PORT", "many")
-    assert main(["config", "check"]) == 2
-    assert "CALLCENTER__AMI__PORT: ami.port: 'many'" in capsys.readouterr().err
+    assert main(["--config", str(CONFIG), "config", "check"]) == 2
+    assert "CALLCENTER__AMI__PORT: ami.port: 'many' is not a valid integer" in capsys.readouterr().err
 
 
 def test_migrate_creates_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "sub" / "cc.db"
     monkeypatch.setenv("CALLCENTER__DATABASE__URL", f"sqlite+aiosqlite:///{db}")
-    assert main(["migrate"]) == 0
-    assert db.exists() and "up to date" in capsys.readouterr().out
+    assert main(["--config", str(CONFIG), "migrate"]) == 0
+    assert db.exists() and "schema is up to date" in capsys.readouterr().out
+    assert main(["--config", str(CONFIG), "migrate"]) == 0  # again: nothing to do
+
+
+def test_migrate_without_a_database_fails_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # port 1 on loopback: nothing listens, the connection is refused at once
+    monkeypatch.setenv("CALLCENTER__DATABASE__URL", "postgresql+asyncpg://cc:pa55word@127.0.0.1:1/cc")
+    assert main(["--config", str(CONFIG), "migrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("callcenter migrate: postgresql+asyncpg://cc:**********@127.0.0.1:1/cc: ")
+    assert err.count("\n") == 1 and "pa55word" not in err
+
+
+def test_a_subcommand_is_one_registered_function(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "_COMMANDS", dict(cli._COMMANDS))
+
+    @cli.command("hello", "say hello")
+    def _hello(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("name")
+        parser.set_defaults(run=lambda args: print(f"hello {args.name}") or 0)
+
+    assert main(["hello", "agent1001"]) == 0
+    assert capsys.readouterr().out == "hello agent1001\n"
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["dance"])
+    assert exit_.value.code == 2 and "invalid choice: 'dance'" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_same_command_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER")}
+    done = subprocess.run([sys.executable, "-m", "callcenter", "--config", str(CONFIG), "config", "check"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"{CONFIG}: settings are valid\n", "")

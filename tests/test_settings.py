@@ -25,6 +25,17 @@ def test_shipped_file_is_valid_and_matches_the_tracker_defaults() -> None:
     assert settings == Settings()  # the file documents the defaults; it changes none of them
 
 
+def test_defaults() -> None:
+    settings = Settings()
+    ami = settings.ami
+    assert (ami.host, ami.port, ami.keepalive_interval, ami.keepalive_timeout) == ("127.0.0.1", 5038, 1.0, 2.0)
+    assert (ami.backoff_initial, ami.backoff_max, ami.connect_timeout) == (0.1, 10.0, 3.0)
+    assert settings.database.url == "sqlite+aiosqlite:///./var/callcenter.db"
+    assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8080)
+    assert settings.records.queue_log_path == Path("var/queue_log")
+    assert (settings.log.level, settings.pbx.mode) == ("INFO", "asterisk")
+
+
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
     path = _file(tmp_path, "ami:\n  host: pbx.example\n  port: 5039\n")
     settings = load_settings(path, {"CALLCENTER__AMI__PORT": "6000", "CALLCENTER__AMI__SECRET": "s3cret",
@@ -52,22 +63,70 @@ def test_secrets_never_show(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "environ", "message"),
     [
-        ("ami:\n  port: abc\n", {}, "callcenter.yaml: ami.port: 'abc' input should be a valid integer"),
-        ("ami:\n  port: 70000\n", {}, "ami.port: 70000 input should be less than or equal to 65535"),
+        ("ami:\n  port: abc\n", {}, "callcenter.yaml: ami.port: 'abc' is not a valid integer"),
+        ("ami:\n  port: 1.5\n", {}, "ami.port: 1.5 is not a valid integer (got a number with a fractional part)"),
+        ("ami:\n  port: 70000\n", {}, "callcenter.yaml: ami.port: 70000 should be less than or equal to 65535"),
         ("ami:\n  colour: red\n", {}, "callcenter.yaml: ami.colour: unknown setting"),
         ("sip: {}\n", {}, "callcenter.yaml: sip: unknown setting"),
-        ("log:\n  level: LOUD\n", {}, "log.level: 'LOUD' input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
-        ("", {"CALLCENTER__HTTP__PORT": "eighty"}, "CALLCENTER__HTTP__PORT: http.port: 'eighty'"),
+        ("ami: 5\n", {}, "callcenter.yaml: ami: 5 is not a mapping of settings"),
+        ("log:\n  level: LOUD\n", {}, "log.level: 'LOUD' should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+        ("tracker:\n  agent_contexts: agents\n", {}, "tracker.agent_contexts: 'agents' is not a valid list"),
+        ("pbx:\n  mode: freeswitch\n", {}, "pbx.mode: 'freeswitch' should be 'asterisk' or 'simulated'"),
+        ("", {"CALLCENTER__HTTP__PORT": "eighty"},
+         "CALLCENTER__HTTP__PORT: http.port: 'eighty' is not a valid integer"),
+        ("", {"CALLCENTER__AMI__COLOUR": "red"}, "CALLCENTER__AMI__COLOUR: ami.colour: unknown setting"),
+        ("", {"CALLCENTER__SIP__PORT": "5060"}, "CALLCENTER__SIP__PORT: sip: unknown setting"),
         ("", {"CALLCENTER__AMI": "x"}, "CALLCENTER__AMI: expected CALLCENTER__SECTION__KEY"),
-        ("ami: 5\n", {"CALLCENTER__AMI__PORT": "1"}, "section 'ami' is not a mapping"),
-        ("ami:\n  port: [1,\n", {}, "line 3, column 1: not valid YAML"),
+        ("", {"CALLCENTER__AMI__TLS__ON": "x"}, "CALLCENTER__AMI__TLS__ON: expected CALLCENTER__SECTION__KEY"),
+        ("ami: 5\n", {"CALLCENTER__AMI__PORT": "1"}, "CALLCENTER__AMI__PORT: section 'ami' is not a mapping"),
+        ("database:\n  url: nonsense\n", {}, "database.url: 'nonsense' is not a database URL"),
+        ("", {"CALLCENTER__DATABASE__URL": "postgresql://cc@db/cc"},
+         "CALLCENTER__DATABASE__URL: database.url: 'postgresql://cc@db/cc' has driver 'postgresql'; expected"),
+        ("ami:\n  port: [1,\n", {}, "callcenter.yaml: line 3, column 1: not valid YAML"),
+        ("ami:\n\tport: 1\n", {}, "callcenter.yaml: line 2, column 1: not valid YAML"),
         ("- a\n- b\n", {}, "the top level must be a mapping of sections"),
     ],
 )
-def test_bad_settings_say_where_and_what(tmp_path: Path, text: str, environ: dict[str, str], message: str) -> None:
+def test_bad_settings_say_where_and_what(tmp_path: Path, text: str, environ: dict[str, str],
+                                         message: str) -> None:
     with pytest.raises(SettingsError) as error:
         load_settings(_file(tmp_path, text), environ)
     assert message in str(error.value)
+
+
+def test_every_bad_value_is_reported_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(_file(tmp_path, "ami:\n  port: abc\nhttp:\n  port: 0\n"), {})
+    assert str(error.value).splitlines() == [
+        f"{tmp_path / 'callcenter.yaml'}: ami.port: 'abc' is not a valid integer",
+        f"{tmp_path / 'callcenter.yaml'}: http.port: 0 should be greater than or equal to 1",
+    ]
+
+
+def test_a_database_password_never_shows(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://cc:hunter2@db.example/callcenter"
+    settings = load_settings(_file(tmp_path, ""), {"CALLCENTER__DATABASE__URL": url})
+    assert settings.database.url == url
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert settings.masked()["database"]["url"] == "postgresql+asyncpg://cc:**********@db.example/callcenter"
+    with pytest.raises(SettingsError) as error:
+        load_settings(_file(tmp_path, ""), {"CALLCENTER__DATABASE__URL": "postgres://cc:hunter2@db/cc"})
+    assert "hunter2" not in str(error.value) and "CALLCENTER__DATABASE__URL" in str(error.value)
+
+
+def test_a_section_with_every_key_commented_out(tmp_path: Path) -> None:
+    path = _file(tmp_path, "ami:\n  # host: pbx.example\nhttp:\n")
+    assert load_settings(path, {"CALLCENTER__AMI__HOST": "10.0.0.5"}).ami.host == "10.0.0.5"
+    assert load_settings(path, {}) == Settings()
+
+
+def test_log_level_in_any_case(tmp_path: Path) -> None:
+    assert load_settings(_file(tmp_path, "log:\n  level: debug\n"), {}).log.level == "DEBUG"
+
+
+def test_missing_default_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no config/callcenter.yaml here
+    assert load_settings(environ={}) == Settings()
 
 
 def test_a_named_file_that_does_not_exist(tmp_path: Path) -> None:

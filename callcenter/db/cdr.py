@@ -1,4 +1,7 @@
-"""Writing and reading call history: CDR rows from `CallRecord`s, queue_log rows."""
+"""Writing and reading call history: CDR rows from `CallRecord`s, queue_log rows.
+
+Record times are epoch seconds (the tracker's live clock); the database holds aware UTC datetimes.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from callcenter.db.models import CallRow, LegRow, QueueLogEntry, RecordingRow, TransferRow
 from callcenter.queue_log import QueueLogRow
 from cti.records import CallRecord
+
+QUEUE_LOG_DATA_COLUMNS = 5  # data1..data5
 
 
 def _at(seconds: float) -> datetime:
@@ -26,59 +33,95 @@ def _maybe(seconds: float | None) -> datetime | None:
 async def store_call(sessions: async_sessionmaker[AsyncSession], record: CallRecord) -> None:
     """Store one finished call with its legs, transfers and recordings, in one transaction.
 
-    Idempotent by call_id: a second record for the same call replaces the first. That is what a
-    replay, a retried write after a database hiccup, or a record completed after a resync needs: the
-    newest knowledge of a call wins and it is never counted twice.
+    Idempotent by call_id: a second record for the same call replaces the first (its legs, transfers
+    and recordings with it). That is what a replay, a retried write after a database hiccup, or a
+    record completed after a resync needs: the newest knowledge of a call wins and it is never
+    counted twice.
     """
-    row = CallRow(
-        call_id=record.call_id,
-        direction=record.direction.value,
-        caller=record.caller,
-        dnis=record.dnis,
-        queue=record.queue,
-        agent=record.agent,
-        outcome=record.outcome.value,
-        started_at=_at(record.started_at),
-        answered_at=_maybe(record.answered_at),
-        ended_at=_at(record.ended_at),
-        wait_seconds=record.wait_seconds,
-        talk_seconds=record.talk_seconds,
-        hold_seconds=record.hold_seconds,
-        agents_rung=list(record.agents_rung),
-        hangup_cause=record.hangup_cause,
-        hangup_cause_text=record.hangup_cause_text,
-        partial=record.partial,
-        legs=[
-            LegRow(uniqueid=leg.uniqueid, channel=leg.channel, role=leg.role.value, endpoint=leg.endpoint,
-                   created_at=_at(leg.created_at), answered_at=_maybe(leg.answered_at),
-                   ended_at=_at(leg.ended_at), hangup_cause=leg.hangup_cause, dial_status=leg.dial_status)
-            for leg in record.legs
-        ],
-        transfers=[
-            TransferRow(ordinal=n, kind=t.kind.value, target=t.to, at=_at(t.at))
-            for n, t in enumerate(record.transfers)
-        ],
-        recordings=[RecordingRow(ordinal=n, file_name=name) for n, name in enumerate(record.recordings)],
-    )
     async with sessions.begin() as session:
-        await session.execute(delete(CallRow).where(CallRow.call_id == record.call_id))
-        session.add(row)
+        call_pk = await _upsert_call(session, record)
+        # The upsert holds the call row's lock until commit, so writers of the same call take turns
+        # here; a delete-then-insert would let two of them both find nothing and both insert.
+        for child in (LegRow, TransferRow, RecordingRow):
+            await session.execute(delete(child).where(child.call_pk == call_pk))
+        session.add_all(_children(record, call_pk))
+
+
+async def _upsert_call(session: AsyncSession, record: CallRecord) -> int:
+    values = {
+        "call_id": record.call_id,
+        "direction": record.direction.value,
+        "caller": record.caller,
+        "dnis": record.dnis,
+        "queue": record.queue,
+        "agent": record.agent,
+        "outcome": record.outcome.value,
+        "started_at": _at(record.started_at),
+        "answered_at": _maybe(record.answered_at),
+        "ended_at": _at(record.ended_at),
+        "wait_seconds": record.wait_seconds,
+        "talk_seconds": record.talk_seconds,
+        "hold_seconds": record.hold_seconds,
+        "agents_rung": list(record.agents_rung),
+        "hangup_cause": record.hangup_cause,
+        "hangup_cause_text": record.hangup_cause_text,
+        "partial": record.partial,
+    }
+    # Both dialects spell INSERT ... ON CONFLICT the same way; only the import differs.
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(CallRow).values(values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[CallRow.call_id],
+        set_={name: statement.excluded[name] for name in values if name != "call_id"},
+    )
+    call_pk: int = (await session.execute(statement.returning(CallRow.id))).scalar_one()
+    return call_pk
+
+
+def _children(record: CallRecord, call_pk: int) -> list[LegRow | TransferRow | RecordingRow]:
+    legs = [
+        LegRow(call_pk=call_pk, uniqueid=leg.uniqueid, channel=leg.channel, role=leg.role.value,
+               endpoint=leg.endpoint, created_at=_at(leg.created_at), answered_at=_maybe(leg.answered_at),
+               ended_at=_at(leg.ended_at), hangup_cause=leg.hangup_cause, dial_status=leg.dial_status)
+        for leg in record.legs
+    ]
+    transfers = [
+        TransferRow(call_pk=call_pk, ordinal=n, kind=t.kind.value, target=t.to, at=_at(t.at))
+        for n, t in enumerate(record.transfers)
+    ]
+    recordings = [
+        RecordingRow(call_pk=call_pk, ordinal=n, file_name=name) for n, name in enumerate(record.recordings)
+    ]
+    return [*legs, *transfers, *recordings]
 
 
 async def store_queue_log(sessions: async_sessionmaker[AsyncSession], rows: Sequence[QueueLogRow]) -> None:
+    """Append queue_log rows in one transaction (they are a log: never replaced, never merged)."""
+    if not rows:
+        return
     async with sessions.begin() as session:
-        for row in rows:
-            data = [*row.data, "", "", "", "", ""][:5]
-            session.add(QueueLogEntry(
-                time=_at(row.time), callid=row.callid, queuename=row.queuename, agent=row.agent,
-                event=row.event, data="|".join(row.data), data1=data[0], data2=data[1], data3=data[2],
-                data4=data[3], data5=data[4],
-            ))
+        session.add_all(_queue_log_entry(row) for row in rows)
+
+
+def _queue_log_entry(row: QueueLogRow) -> QueueLogEntry:
+    padded = [*row.data, *[""] * QUEUE_LOG_DATA_COLUMNS][:QUEUE_LOG_DATA_COLUMNS]
+    return QueueLogEntry(
+        time=_at(row.time), callid=row.callid, queuename=row.queuename, agent=row.agent, event=row.event,
+        data="|".join(row.data), data1=padded[0], data2=padded[1], data3=padded[2], data4=padded[3],
+        data5=padded[4],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTransfer:
+    kind: str           # blind / attended / redirect
+    to: str | None
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class StoredCall:
-    """A call as reports read it back."""
+    """A call as reports read it back (legs stay in the database until a report needs them)."""
 
     call_id: str
     direction: str
@@ -94,9 +137,10 @@ class StoredCall:
     talk_seconds: float
     hold_seconds: float
     agents_rung: tuple[str, ...]
-    transfers: tuple[tuple[str, str | None], ...]
+    transfers: tuple[StoredTransfer, ...]
     recordings: tuple[str, ...]
     hangup_cause: int | None
+    hangup_cause_text: str | None
     partial: bool
 
 
@@ -104,7 +148,10 @@ async def calls_between(
     sessions: async_sessionmaker[AsyncSession], start: datetime, end: datetime, *,
     agent: str | None = None, queue: str | None = None, limit: int = 10_000,
 ) -> list[StoredCall]:
-    """Calls that started in [start, end), oldest first, optionally for one agent or queue."""
+    """Calls that started in [start, end), oldest first, optionally for one agent or queue.
+
+    At most `limit` calls: a caller that wants more asks again from the last `started_at`.
+    """
     query = select(CallRow).where(CallRow.started_at >= start, CallRow.started_at < end)
     if agent is not None:
         query = query.where(CallRow.agent == agent)
@@ -114,16 +161,16 @@ async def calls_between(
         selectinload(CallRow.transfers), selectinload(CallRow.recordings)
     )
     async with sessions() as session:
-        rows = (await session.scalars(query)).all()
-        return [
-            StoredCall(
-                call_id=r.call_id, direction=r.direction, caller=r.caller, dnis=r.dnis, queue=r.queue,
-                agent=r.agent, outcome=r.outcome, started_at=r.started_at, answered_at=r.answered_at,
-                ended_at=r.ended_at, wait_seconds=r.wait_seconds, talk_seconds=r.talk_seconds,
-                hold_seconds=r.hold_seconds, agents_rung=tuple(r.agents_rung),
-                transfers=tuple((t.kind, t.target) for t in r.transfers),
-                recordings=tuple(f.file_name for f in r.recordings),
-                hangup_cause=r.hangup_cause, partial=r.partial,
-            )
-            for r in rows
-        ]
+        return [_stored(row) for row in (await session.scalars(query)).all()]
+
+
+def _stored(row: CallRow) -> StoredCall:
+    return StoredCall(
+        call_id=row.call_id, direction=row.direction, caller=row.caller, dnis=row.dnis, queue=row.queue,
+        agent=row.agent, outcome=row.outcome, started_at=row.started_at, answered_at=row.answered_at,
+        ended_at=row.ended_at, wait_seconds=row.wait_seconds, talk_seconds=row.talk_seconds,
+        hold_seconds=row.hold_seconds, agents_rung=tuple(row.agents_rung),
+        transfers=tuple(StoredTransfer(t.kind, t.target, t.at) for t in row.transfers),
+        recordings=tuple(f.file_name for f in row.recordings),
+        hangup_cause=row.hangup_cause, hangup_cause_text=row.hangup_cause_text, partial=row.partial,
+    )

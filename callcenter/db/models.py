@@ -1,11 +1,16 @@
-"""Tables for call history and reports. Times are timezone-aware UTC on both SQLite and PostgreSQL."""
+"""Tables for call history and reports. Times are timezone-aware UTC on both SQLite and PostgreSQL.
+
+Strings that come from the outside world (caller ids, channel names, transfer targets, queue_log data)
+have no length limit: PostgreSQL would reject a longer value and the whole call would be lost. Short
+limits are kept only for our own enumerations (direction, outcome, role, kind, event).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, TypeDecorator
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -30,8 +35,13 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# 64-bit keys on PostgreSQL (queue_log grows by millions of rows a day in a big center); SQLite only
+# auto-increments a column declared exactly INTEGER, which is 64-bit there anyway.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
-    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime}
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime, str: String()}
 
 
 class CallRow(Base):
@@ -39,13 +49,13 @@ class CallRow(Base):
 
     __tablename__ = "calls"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(unique=True)  # the caller leg's Linkedid
     direction: Mapped[str] = mapped_column(String(16))
-    caller: Mapped[str | None] = mapped_column(String(80))
-    dnis: Mapped[str | None] = mapped_column(String(80))
-    queue: Mapped[str | None] = mapped_column(String(80))
-    agent: Mapped[str | None] = mapped_column(String(80))
+    caller: Mapped[str | None]
+    dnis: Mapped[str | None]
+    queue: Mapped[str | None]
+    agent: Mapped[str | None]
     outcome: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
@@ -53,9 +63,11 @@ class CallRow(Base):
     wait_seconds: Mapped[float] = mapped_column(Float)
     talk_seconds: Mapped[float] = mapped_column(Float)
     hold_seconds: Mapped[float] = mapped_column(Float)
+    # A JSON list, not a table: it is read with its call, in order with repeats, and never queried alone
+    # (who answered is `agent`; per-agent offers come from queue_log RINGNOANSWER / CONNECT rows).
     agents_rung: Mapped[list[str]] = mapped_column(JSON)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
-    hangup_cause_text: Mapped[str | None] = mapped_column(String(80))
+    hangup_cause_text: Mapped[str | None]
     partial: Mapped[bool] = mapped_column(Boolean)
 
     legs: Mapped[list[LegRow]] = relationship(back_populates="call", cascade="all, delete-orphan",
@@ -74,63 +86,75 @@ class CallRow(Base):
 
 
 class LegRow(Base):
+    """One channel of the call (`cti.records.LegRecord`), in the order the call met them."""
+
     __tablename__ = "call_legs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
-    uniqueid: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(128))
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    call_pk: Mapped[int] = mapped_column(Id, ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    uniqueid: Mapped[str]
+    channel: Mapped[str]
     role: Mapped[str] = mapped_column(String(16))
-    endpoint: Mapped[str | None] = mapped_column(String(80))
+    endpoint: Mapped[str | None]
     created_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
     ended_at: Mapped[datetime]
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
-    dial_status: Mapped[str | None] = mapped_column(String(32))
+    dial_status: Mapped[str | None]
 
     call: Mapped[CallRow] = relationship(back_populates="legs")
 
+    # queue_log CONNECT rows and recordings name a leg by its Uniqueid
+    __table_args__ = (Index("ix_call_legs_uniqueid", "uniqueid"),)
+
 
 class TransferRow(Base):
+    """A transfer (`cti.records.Transfer`); `ordinal` keeps their order within the call."""
+
     __tablename__ = "call_transfers"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    call_pk: Mapped[int] = mapped_column(Id, ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     ordinal: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
-    target: Mapped[str | None] = mapped_column(String(128))
+    target: Mapped[str | None]  # `Transfer.to`: `to` is an SQL keyword, awkward in every report query
     at: Mapped[datetime]
 
 
 class RecordingRow(Base):
+    """A MixMonitor recording file of the call."""
+
     __tablename__ = "call_recordings"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    call_pk: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    call_pk: Mapped[int] = mapped_column(Id, ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     ordinal: Mapped[int] = mapped_column(Integer)
-    file_name: Mapped[str] = mapped_column(String(255))
+    file_name: Mapped[str]
 
 
 class QueueLogEntry(Base):
-    """Asterisk's realtime queue_log layout: time, callid, queuename, agent, event, data1..data5."""
+    """Asterisk's realtime queue_log layout (time, callid, queuename, agent, event, data1..data5),
+    plus `data`, all parameters `|`-joined as in the queue_log file and in Asterisk's older layout:
+    an event with more than five parameters loses nothing."""
 
     __tablename__ = "queue_log"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     time: Mapped[datetime]
-    callid: Mapped[str] = mapped_column(String(64))
-    queuename: Mapped[str] = mapped_column(String(80))
-    agent: Mapped[str] = mapped_column(String(80))
+    callid: Mapped[str]
+    queuename: Mapped[str]
+    agent: Mapped[str]
     event: Mapped[str] = mapped_column(String(32))
-    data: Mapped[str] = mapped_column(String(400))  # all parameters, '|'-joined
-    data1: Mapped[str] = mapped_column(String(100))
-    data2: Mapped[str] = mapped_column(String(100))
-    data3: Mapped[str] = mapped_column(String(100))
-    data4: Mapped[str] = mapped_column(String(100))
-    data5: Mapped[str] = mapped_column(String(100))
+    data: Mapped[str]  # all parameters, '|'-joined
+    data1: Mapped[str]
+    data2: Mapped[str]
+    data3: Mapped[str]
+    data4: Mapped[str]
+    data5: Mapped[str]
 
     __table_args__ = (
         Index("ix_queue_log_time", "time"),
         Index("ix_queue_log_queuename_time", "queuename", "time"),
+        Index("ix_queue_log_agent_time", "agent", "time"),
         Index("ix_queue_log_callid", "callid"),
     )

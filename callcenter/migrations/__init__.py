@@ -1,4 +1,14 @@
-"""Alembic migrations, run programmatically (no alembic.ini on disk): `await migrate(url)`."""
+"""Alembic migrations, run programmatically (no alembic.ini on disk): `await migrate(url)`.
+
+A new revision: write `versions/NNNN_what.py` by hand, or let Alembic draft it against a database
+migrated to the current head (then review it, and keep tests/test_db.py's no-drift check green):
+
+    from alembic import command
+    from callcenter.migrations import alembic_config
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.revision(alembic_config(c), "what", autogenerate=True,
+                                                       rev_id="0002"))
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config for the scripts in this package, bound to `connection` (see env.py)."""
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["connection"] = connection
@@ -21,7 +32,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision` (created if it is a new SQLite file)."""
+    """Bring the database at `url` to `revision` (a new SQLite file and its folder are created).
+
+    One transaction: on PostgreSQL a failed migration leaves the schema as it was.
+    """
     engine, _ = create_sessionmaker(url)
     try:
         async with engine.begin() as connection:
