@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 from panoramisk_baseline import panoramisk_parse  # noqa: E402
 
 from callcenter.bus import EventBus  # noqa: E402
-from callcenter.cti_bridge import CtiBridge  # noqa: E402
 from cti.connection import AmiConnection  # noqa: E402
 from cti.events import DomainEvent  # noqa: E402
+from cti.pipeline import CtiPipeline  # noqa: E402
 from cti.protocol import encode_message, event_filter  # noqa: E402
 from cti.trace import read_trace  # noqa: E402
 from cti.tracker import Tracker  # noqa: E402
@@ -122,16 +122,16 @@ async def ours(stream: bytes, expected: int, filtered: bool) -> float:
 
     bus.subscribe("bench", consumer)
     tracker = Tracker()
-    bridge = CtiBridge(tracker, bus)
+    pipeline = CtiPipeline(tracker, bus.publish_all)
 
     def on_event(packet: Any) -> None:
-        bridge.on_event(packet)
+        pipeline.on_event(packet)
         if packet.get("UserEvent") == "BenchEnd":
             done.set()
 
     keep = event_filter(tracker.handled_events, tracker.tracked_variables) if filtered else None
     connection = AmiConnection("127.0.0.1", port, "bench", "bench", on_event=on_event,
-                               on_ready=bridge.on_ready, keepalive_interval=30, keepalive_timeout=30,
+                               on_ready=pipeline.on_ready, keepalive_interval=30, keepalive_timeout=30,
                                event_filter=keep)
     async with asyncio.TaskGroup() as group:
         bus_task = group.create_task(bus.run())
@@ -145,7 +145,7 @@ async def ours(stream: bytes, expected: int, filtered: bool) -> float:
     server.close()
     await server.wait_closed()
     # every streamed event was delivered or skipped; + the per-login FullyBooted and the sentinel
-    seen = bridge.stats.events + connection.stats.events_skipped
+    seen = pipeline.stats.events + connection.stats.events_skipped
     assert seen == expected + 2, seen
     return finished - started.result()
 

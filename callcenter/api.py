@@ -28,7 +28,7 @@ def create_app(center: CallCenter) -> FastAPI:
     @app.get("/api/ready")
     async def ready() -> JSONResponse:
         """Readiness: logged in to Asterisk and resynced."""
-        is_ready = center.connection.ready and center.bridge.stats.resyncs > 0
+        is_ready = center.connection.ready and center.pipeline.stats.resyncs > 0
         return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
 
     @app.get("/api/status")
@@ -42,13 +42,13 @@ def create_app(center: CallCenter) -> FastAPI:
                 "connection": _plain(center.connection.stats),
             },
             "tracker": {
-                "events": center.bridge.stats.events,
-                "domain_events": center.bridge.stats.domain_events,
-                "resyncs": center.bridge.stats.resyncs,
-                "resync_failures": center.bridge.stats.resync_failures,
+                "events": center.pipeline.stats.events,
+                "domain_events": center.pipeline.stats.domain_events,
+                "resyncs": center.pipeline.stats.resyncs,
+                "resync_failures": center.pipeline.stats.resync_failures,
                 "ignored_events": center.tracker.ignored_events,
                 "live_calls": len(center.tracker.live_calls()),
-                "recent_connection_losses": list(center.bridge.stats.connection_losses),
+                "recent_connection_losses": list(center.pipeline.stats.connection_losses),
             },
             "bus": [asdict(s) for s in center.bus.stats],
         }

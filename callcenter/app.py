@@ -17,7 +17,6 @@ import uvicorn
 
 from callcenter.api import create_app
 from callcenter.bus import EventBus
-from callcenter.cti_bridge import CtiBridge
 from callcenter.db.cdr import calls_between
 from callcenter.db.engine import create_sessionmaker
 from callcenter.migrations import migrate
@@ -25,6 +24,7 @@ from callcenter.recorders import CdrWriter, QueueLogWriter
 from callcenter.settings import Settings
 from cti.connection import AmiConnection
 from cti.events import CallEnded, DomainEvent
+from cti.pipeline import CtiPipeline
 from cti.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,11 @@ class CallCenter:
         self.settings = settings
         self.bus: EventBus[DomainEvent] = EventBus()
         self.tracker = Tracker(settings.tracker_config())
-        self.bridge = CtiBridge(self.tracker, self.bus)
+        self.pipeline = CtiPipeline(self.tracker, self.bus.publish_all)
         ami = settings.ami
         self.connection = AmiConnection(
             ami.host, ami.port, ami.username, ami.secret.get_secret_value(),
-            on_event=self.bridge.on_event, on_ready=self.bridge.on_ready, on_down=self.bridge.on_down,
+            on_event=self.pipeline.on_event, on_ready=self.pipeline.on_ready, on_down=self.pipeline.on_down,
             keepalive_interval=ami.keepalive_interval, keepalive_timeout=ami.keepalive_timeout,
             backoff_initial=ami.backoff_initial, backoff_max=ami.backoff_max,
             connect_timeout=ami.connect_timeout,

@@ -16,9 +16,9 @@ from fake_ami import FakeAmi
 from trace_support import TRACES
 
 from callcenter.bus import EventBus
-from callcenter.cti_bridge import CtiBridge
 from cti.connection import AmiConnection
 from cti.events import CallConnected, CallEnded, CallStarted, DomainEvent
+from cti.pipeline import CtiPipeline
 from cti.protocol import event_filter
 from cti.trace import TracePacket, read_trace
 from cti.tracker import Tracker
@@ -47,7 +47,7 @@ async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
 class Live:
     fake: FakeAmi
     connection: AmiConnection
-    bridge: CtiBridge
+    pipeline: CtiPipeline
     seen: list[DomainEvent]
     bus: EventBus[DomainEvent]
 
@@ -63,30 +63,30 @@ async def live() -> AsyncIterator[Live]:
 
         bus.subscribe("test", collect)
         tracker = Tracker()
-        bridge = CtiBridge(tracker, bus)
+        pipeline = CtiPipeline(tracker, bus.publish_all)
         connection = AmiConnection(
-            "127.0.0.1", fake.port, "cc", "ccsecret", on_event=bridge.on_event, on_ready=bridge.on_ready,
-            on_down=bridge.on_down, backoff_initial=0.01, backoff_max=0.05,
+            "127.0.0.1", fake.port, "cc", "ccsecret", on_event=pipeline.on_event, on_ready=pipeline.on_ready,
+            on_down=pipeline.on_down, backoff_initial=0.01, backoff_max=0.05,
             event_filter=event_filter(tracker.handled_events, tracker.tracked_variables),
         )
         async with asyncio.TaskGroup() as group:
             bus_task = group.create_task(bus.run())
             run_task = group.create_task(connection.run())
-            yield Live(fake, connection, bridge, seen, bus)
+            yield Live(fake, connection, pipeline, seen, bus)
             await connection.close()
             run_task.cancel()
             bus_task.cancel()
 
 
 async def test_attach_resync_then_live_events(live: Live) -> None:
-    await _until(lambda: live.bridge.stats.resyncs == 1)
+    await _until(lambda: live.pipeline.stats.resyncs == 1)
     await live.bus.drain()
     assert {e.call_id for e in live.seen if isinstance(e, CallStarted)} == {CALLER_A, CALLER_B}
     connected = [(e.call_id, e.agent) for e in live.seen if isinstance(e, CallConnected)]
     assert connected == [(CALLER_B, "agent1001")]
 
     live.fake.push_event(*_after_second_login())
-    await _until(lambda: len(live.bridge.tracker.calls) == 0)
+    await _until(lambda: len(live.pipeline.tracker.calls) == 0)
     await live.bus.drain()
     ended = {e.call_id: e.record for e in live.seen if isinstance(e, CallEnded)}
     assert set(ended) == {CALLER_A, CALLER_B}
@@ -96,12 +96,12 @@ async def test_attach_resync_then_live_events(live: Live) -> None:
 
 
 async def test_reconnect_resyncs_without_counting_a_call_twice(live: Live) -> None:
-    await _until(lambda: live.bridge.stats.resyncs == 1)
+    await _until(lambda: live.pipeline.stats.resyncs == 1)
     live.fake.drop()
-    await _until(lambda: live.bridge.stats.resyncs == 2)
-    assert live.bridge.stats.connection_losses  # the drop was seen and reported
+    await _until(lambda: live.pipeline.stats.resyncs == 2)
+    assert live.pipeline.stats.connection_losses  # the drop was seen and reported
     live.fake.push_event(*_after_second_login())
-    await _until(lambda: len(live.bridge.tracker.calls) == 0)
+    await _until(lambda: len(live.pipeline.tracker.calls) == 0)
     await live.bus.drain()
     started = [e.call_id for e in live.seen if isinstance(e, CallStarted)]
     ended = [e.call_id for e in live.seen if isinstance(e, CallEnded)]
@@ -109,9 +109,9 @@ async def test_reconnect_resyncs_without_counting_a_call_twice(live: Live) -> No
 
 
 async def test_a_resync_that_fails_is_reported_and_the_link_stays_up(live: Live) -> None:
-    await _until(lambda: live.bridge.stats.resyncs == 1)
+    await _until(lambda: live.pipeline.stats.resyncs == 1)
     live.fake.mute.add("CoreShowChannels")
     live.connection.action_timeout = 0.2
     live.fake.drop()
-    await _until(lambda: live.bridge.stats.resync_failures == 1)
+    await _until(lambda: live.pipeline.stats.resync_failures == 1)
     assert live.connection.ready

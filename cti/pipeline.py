@@ -1,7 +1,8 @@
-"""The live CTI path: AMI connection -> tracker -> event bus, with a resync after every (re)connect.
+"""The live CTI path: AMI connection -> tracker -> publish, with a resync after every (re)connect.
 
 The tracker is pure; this is where it meets the clock (epoch seconds) and the network. AMI events are
-applied synchronously in wire order, so the tracker's state never lags the connection.
+applied synchronously in wire order, so the tracker's state never lags the connection. Raw AMI packets
+stop here: what leaves is domain events, handed to `publish` (the event bus, in the server).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from callcenter.bus import EventBus
 from cti.events import DomainEvent
 from cti.snapshot import build_snapshot
 from cti.tracker import AmiEvent, Tracker
@@ -31,7 +31,7 @@ RESYNC_ACTIONS = (
 
 
 @dataclass(slots=True)
-class BridgeStats:
+class PipelineStats:
     events: int = 0
     domain_events: int = 0
     resyncs: int = 0
@@ -40,17 +40,17 @@ class BridgeStats:
     connection_losses: list[str] = field(default_factory=list)
 
 
-class CtiBridge:
+class CtiPipeline:
     def __init__(
         self,
         tracker: Tracker,
-        bus: EventBus[DomainEvent],
+        publish: Callable[[list[DomainEvent]], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.tracker = tracker
-        self.bus = bus
+        self.publish = publish
         self.clock = clock
-        self.stats = BridgeStats()
+        self.stats = PipelineStats()
 
     def on_event(self, packet: AmiEvent) -> None:
         """Called by the connection for every live AMI event, in wire order."""
@@ -58,7 +58,7 @@ class CtiBridge:
         events = self.tracker.feed(packet, self.clock())
         if events:
             self.stats.domain_events += len(events)
-            self.bus.publish_all(events)
+            self.publish(events)
 
     async def on_ready(self, connection: AmiConnection) -> None:
         """After login and FullyBooted: make the tracker's state equal Asterisk's."""
@@ -74,7 +74,7 @@ class CtiBridge:
         self.stats.resyncs += 1
         self.stats.last_resync_at = self.clock()
         self.stats.domain_events += len(events)
-        self.bus.publish_all(events)
+        self.publish(events)
         log.info("resync: %d channels, %d live calls", len(snapshot.channels), len(self.tracker.calls))
 
     def on_down(self, reason: str) -> None:
