@@ -25,6 +25,7 @@ from callcenter.settings import Settings
 from cti.connection import AmiConnection
 from cti.events import CallEnded, DomainEvent
 from cti.pipeline import CtiPipeline
+from cti.protocol import event_filter
 from cti.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class CallCenter:
             keepalive_interval=ami.keepalive_interval, keepalive_timeout=ami.keepalive_timeout,
             backoff_initial=ami.backoff_initial, backoff_max=ami.backoff_max,
             connect_timeout=ami.connect_timeout,
+            # parse only what the tracker reads (tests/test_event_filter.py proves it changes nothing)
+            event_filter=event_filter(self.tracker.handled_events, self.tracker.tracked_variables),
         )
         self.engine, self.sessions = create_sessionmaker(settings.database.url)
         self.cdr = CdrWriter(self.sessions)

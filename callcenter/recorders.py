@@ -7,7 +7,9 @@ a worker thread so that a slow disk never stalls the event loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,17 +21,43 @@ from cti.events import CallEnded, DomainEvent
 log = logging.getLogger(__name__)
 
 
-class CdrWriter:
-    """Stores every finished call (`CallEnded`) as CDR rows."""
+# A database that is briefly away (restart, failover) must not cost a call record: retry with backoff.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+
+class CdrWriter:
+    """Stores every finished call (`CallEnded`) as CDR rows.
+
+    A write that still fails after the retries is logged at ERROR with the whole record as JSON, so
+    that it can be replayed into the database by hand; `failed` counts them.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession],
+                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._sessions = sessions
+        self._retry_delays = retry_delays
         self.stored = 0
+        self.retried = 0
+        self.failed = 0
 
     async def __call__(self, event: DomainEvent) -> None:
-        if isinstance(event, CallEnded):
-            await store_call(self._sessions, event.record)
-            self.stored += 1
+        if not isinstance(event, CallEnded):
+            return
+        for delay in (*self._retry_delays, None):
+            try:
+                await store_call(self._sessions, event.record)
+            except Exception as exc:  # any database failure: the call must not be lost silently
+                if delay is None:
+                    self.failed += 1
+                    log.error("call record not stored (%s); record: %s", exc,
+                              json.dumps(event.record.to_json()))
+                    return
+                self.retried += 1
+                log.warning("storing call %s failed (%s); retrying in %.1f s", event.call_id, exc, delay)
+                await asyncio.sleep(delay)
+            else:
+                self.stored += 1
+                return
 
 
 class QueueLogWriter:
