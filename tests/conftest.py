@@ -26,17 +26,15 @@ from callcenter.migrations import migrate
 POSTGRES_ADMIN_URL = os.environ.get(
     "CALLCENTER_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-# children first: a DELETE must not trip over the foreign keys
-TABLES = ("call_recordings", "call_transfers", "call_legs", "calls", "queue_log")
 
 
-async def _admin(statement: str) -> None:
+async def _admin(*statements: str, url: str = POSTGRES_ADMIN_URL) -> None:
     # CREATE / DROP DATABASE cannot run inside a transaction block.
-    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT",
-                                 connect_args={"timeout": 5})
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
     try:
         async with engine.connect() as connection:
-            await connection.execute(text(statement))
+            for statement in statements:
+                await connection.execute(text(statement))
     finally:
         await engine.dispose()
 
@@ -62,18 +60,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'callcenter.db'}"
     url: str = request.getfixturevalue("postgres_url")
+    # One database per session, an empty schema per test: "migrate from empty" means empty on both.
+    asyncio.run(_admin("DROP SCHEMA public CASCADE", "CREATE SCHEMA public", url=url))
     return url
 
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A migrated database with no rows."""
+    """A freshly migrated database."""
     await migrate(database_url)
     engine, maker = create_sessionmaker(database_url)
     try:
-        async with engine.begin() as connection:
-            for table in TABLES:
-                await connection.execute(text(f"DELETE FROM {table}"))
         yield maker
     finally:
         await engine.dispose()

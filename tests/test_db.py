@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -58,18 +59,33 @@ async def _count(sessions: Sessions, model: type[Base]) -> int | None:
         return await session.scalar(select(func.count()).select_from(model))
 
 
-async def test_migrate_from_empty_creates_every_table(database_url: str) -> None:
-    await migrate(database_url)
-    await migrate(database_url)  # a second run is a no-op
+async def _tables_and_version(database_url: str) -> tuple[set[str], list[str]]:
     engine, _ = create_sessionmaker(database_url)
     try:
         async with engine.connect() as connection:
             tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-            version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+            versions = [] if "alembic_version" not in tables else list(
+                (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars())
     finally:
         await engine.dispose()
-    assert tables == TABLES | {"alembic_version"}
-    assert version == "0001"
+    return tables, versions
+
+
+async def test_migrate_from_empty_creates_every_table(database_url: str) -> None:
+    assert await _tables_and_version(database_url) == (set(), [])
+    await migrate(database_url)
+    await migrate(database_url)  # a second run is a no-op
+    assert await _tables_and_version(database_url) == (TABLES | {"alembic_version"}, ["0001"])
+
+
+# PostgreSQL only: an SQLite file is served by one process, there are no nodes to start together.
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_nodes_starting_together_migrate_once(database_url: str) -> None:
+    """Application nodes sharing one PostgreSQL all migrate at startup: they take turns, none fails."""
+    # bounded: without the lock, concurrent CREATE TABLEs wait on each other instead of failing
+    await asyncio.wait_for(asyncio.gather(*(migrate(database_url) for _ in range(4))), 30)
+    assert await _tables_and_version(database_url) == (TABLES | {"alembic_version"}, ["0001"])
 
 
 async def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -139,6 +155,37 @@ async def test_calls_between_reads_the_call_back(sessions: Sessions) -> None:
                               StoredTransfer("redirect", "cc-connect,agent1004", _utc(T0 + 15.0)))
     assert call.recordings == ("scenario-e.wav", "scenario-e-2.wav")
     assert (call.hangup_cause, call.hangup_cause_text) == (16, "Normal Clearing")
+
+
+async def test_times_on_a_replay_clock_are_placed_by_clock_origin(sessions: Sessions) -> None:
+    """A replayed trace runs from second 0; clock_origin says which epoch second that was."""
+    on_trace_clock = _record(started_at=0.0, answered_at=4.7, ended_at=17.5,
+                             transfers=(Transfer(TransferKind.BLIND, "1003", 10.7),),
+                             legs=(LegRecord("u.1", "PJSIP/pstn-in-1", LegRole.CALLER, "pstn-in", 0.0, 0.5, 17.5,
+                                             16, None),))
+    await store_call(sessions, on_trace_clock, clock_origin=T0)
+    await store_queue_log(sessions, [QueueLogRow(1.0, "1795354463.20", "support", "NONE", "ENTERQUEUE")],
+                          clock_origin=T0)
+    [call] = await calls_between(sessions, _utc(T0), _utc(T0 + 1))
+    assert (call.started_at, call.answered_at, call.ended_at) == (_utc(T0), _utc(T0 + 4.7), _utc(T0 + 17.5))
+    assert call.transfers[0].at == _utc(T0 + 10.7)
+    async with sessions() as session:
+        leg = (await session.scalars(select(LegRow))).one()
+        entry = (await session.scalars(select(QueueLogEntry))).one()
+    assert (leg.created_at, leg.answered_at, leg.ended_at) == (_utc(T0), _utc(T0 + 0.5), _utc(T0 + 17.5))
+    assert entry.time == _utc(T0 + 1)
+
+
+async def test_a_callers_session_and_transaction(sessions: Sessions) -> None:
+    """Given a session, the store joins its open transaction: the caller's rollback takes the call back."""
+    async with sessions() as session:
+        async with session.begin():
+            await store_call(session, _record("in.tx"))
+            assert [c.call_id for c in await calls_between(session, _utc(T0), _utc(T0 + 1))] == ["in.tx"]
+            await session.rollback()
+        await store_call(session, _record("own.tx"))  # no transaction open: one is begun and committed
+        assert not session.in_transaction()
+    assert [c.call_id for c in await calls_between(sessions, _utc(T0), _utc(T0 + 1))] == ["own.tx"]
 
 
 async def test_storing_a_call_again_replaces_it(sessions: Sessions) -> None:
@@ -232,17 +279,10 @@ async def test_long_values_from_the_outside_world_fit(sessions: Sessions) -> Non
 
 
 async def test_every_record_of_every_trace_stores(sessions: Sessions) -> None:
-    """Real records (replay clock shifted onto the epoch) all go in; the count matches."""
+    """Real records (the replay clock placed on the epoch by clock_origin) all go in; the count matches."""
     records = [e.record for path in main_traces() for e in replay_events(path) if isinstance(e, CallEnded)]
-    shift = T0
     for record in records:
-        await store_call(sessions, replace(
-            record, started_at=record.started_at + shift, ended_at=record.ended_at + shift,
-            answered_at=None if record.answered_at is None else record.answered_at + shift,
-            transfers=tuple(replace(t, at=t.at + shift) for t in record.transfers),
-            legs=tuple(replace(leg, created_at=leg.created_at + shift, ended_at=leg.ended_at + shift,
-                               answered_at=None if leg.answered_at is None else leg.answered_at + shift)
-                       for leg in record.legs)))
+        await store_call(sessions, record, clock_origin=T0)
     stored = await calls_between(sessions, _utc(T0 - 1), _utc(T0) + timedelta(days=1))
     assert len(stored) == len(records) == len({r.call_id for r in records}) > 10
     assert await _count(sessions, LegRow) == sum(len(r.legs) for r in records)

@@ -1,11 +1,17 @@
 """Writing and reading call history: CDR rows from `CallRecord`s, queue_log rows.
 
-Record times are epoch seconds (the tracker's live clock); the database holds aware UTC datetimes.
+Record times are seconds on the tracker's clock: epoch seconds live, so `clock_origin` is 0; a replayed
+trace runs on its own clock (`_t`, from 0), and `clock_origin` is then the epoch its second 0 stands for.
+The database holds aware UTC datetimes.
+
+Every function takes a sessionmaker (a transaction of its own, committed) or an `AsyncSession`: that
+session's open transaction is joined and left for the caller to commit, or one is begun and committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,16 +27,45 @@ from cti.records import CallRecord
 
 QUEUE_LOG_DATA_COLUMNS = 5  # data1..data5
 
-
-def _at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+Target = AsyncSession | async_sessionmaker[AsyncSession]
 
 
-def _maybe(seconds: float | None) -> datetime | None:
-    return None if seconds is None else _at(seconds)
+@asynccontextmanager
+async def _transaction(target: Target) -> AsyncIterator[AsyncSession]:
+    if isinstance(target, AsyncSession):
+        if target.in_transaction():
+            yield target  # the caller's transaction: the caller commits or rolls back
+        else:
+            async with target.begin():
+                yield target
+    else:
+        async with target.begin() as session:
+            yield session
 
 
-async def store_call(sessions: async_sessionmaker[AsyncSession], record: CallRecord) -> None:
+@asynccontextmanager
+async def _reading(target: Target) -> AsyncIterator[AsyncSession]:
+    if isinstance(target, AsyncSession):
+        yield target
+    else:
+        async with target() as session:
+            yield session
+
+
+class _Clock:
+    """Tracker seconds to aware UTC datetimes."""
+
+    def __init__(self, origin: float) -> None:
+        self.origin = origin
+
+    def at(self, seconds: float) -> datetime:
+        return datetime.fromtimestamp(self.origin + seconds, UTC)
+
+    def maybe(self, seconds: float | None) -> datetime | None:
+        return None if seconds is None else self.at(seconds)
+
+
+async def store_call(target: Target, record: CallRecord, *, clock_origin: float = 0.0) -> None:
     """Store one finished call with its legs, transfers and recordings, in one transaction.
 
     Idempotent by call_id: a second record for the same call replaces the first (its legs, transfers
@@ -38,16 +73,18 @@ async def store_call(sessions: async_sessionmaker[AsyncSession], record: CallRec
     record completed after a resync needs: the newest knowledge of a call wins and it is never
     counted twice.
     """
-    async with sessions.begin() as session:
-        call_pk = await _upsert_call(session, record)
+    clock = _Clock(clock_origin)
+    async with _transaction(target) as session:
+        call_pk = await _upsert_call(session, record, clock)
         # The upsert holds the call row's lock until commit, so writers of the same call take turns
         # here; a delete-then-insert would let two of them both find nothing and both insert.
         for child in (LegRow, TransferRow, RecordingRow):
             await session.execute(delete(child).where(child.call_pk == call_pk))
-        session.add_all(_children(record, call_pk))
+        session.add_all(_children(record, call_pk, clock))
+        await session.flush()  # errors surface here, inside the transaction, also in a caller's one
 
 
-async def _upsert_call(session: AsyncSession, record: CallRecord) -> int:
+async def _upsert_call(session: AsyncSession, record: CallRecord, clock: _Clock) -> int:
     values = {
         "call_id": record.call_id,
         "direction": record.direction.value,
@@ -56,9 +93,9 @@ async def _upsert_call(session: AsyncSession, record: CallRecord) -> int:
         "queue": record.queue,
         "agent": record.agent,
         "outcome": record.outcome.value,
-        "started_at": _at(record.started_at),
-        "answered_at": _maybe(record.answered_at),
-        "ended_at": _at(record.ended_at),
+        "started_at": clock.at(record.started_at),
+        "answered_at": clock.maybe(record.answered_at),
+        "ended_at": clock.at(record.ended_at),
         "wait_seconds": record.wait_seconds,
         "talk_seconds": record.talk_seconds,
         "hold_seconds": record.hold_seconds,
@@ -78,15 +115,16 @@ async def _upsert_call(session: AsyncSession, record: CallRecord) -> int:
     return call_pk
 
 
-def _children(record: CallRecord, call_pk: int) -> list[LegRow | TransferRow | RecordingRow]:
+def _children(record: CallRecord, call_pk: int, clock: _Clock) -> list[LegRow | TransferRow | RecordingRow]:
     legs = [
         LegRow(call_pk=call_pk, uniqueid=leg.uniqueid, channel=leg.channel, role=leg.role.value,
-               endpoint=leg.endpoint, created_at=_at(leg.created_at), answered_at=_maybe(leg.answered_at),
-               ended_at=_at(leg.ended_at), hangup_cause=leg.hangup_cause, dial_status=leg.dial_status)
+               endpoint=leg.endpoint, created_at=clock.at(leg.created_at),
+               answered_at=clock.maybe(leg.answered_at), ended_at=clock.at(leg.ended_at),
+               hangup_cause=leg.hangup_cause, dial_status=leg.dial_status)
         for leg in record.legs
     ]
     transfers = [
-        TransferRow(call_pk=call_pk, ordinal=n, kind=t.kind.value, target=t.to, at=_at(t.at))
+        TransferRow(call_pk=call_pk, ordinal=n, kind=t.kind.value, target=t.to, at=clock.at(t.at))
         for n, t in enumerate(record.transfers)
     ]
     recordings = [
@@ -95,18 +133,20 @@ def _children(record: CallRecord, call_pk: int) -> list[LegRow | TransferRow | R
     return [*legs, *transfers, *recordings]
 
 
-async def store_queue_log(sessions: async_sessionmaker[AsyncSession], rows: Sequence[QueueLogRow]) -> None:
+async def store_queue_log(target: Target, rows: Sequence[QueueLogRow], *, clock_origin: float = 0.0) -> None:
     """Append queue_log rows in one transaction (they are a log: never replaced, never merged)."""
     if not rows:
         return
-    async with sessions.begin() as session:
-        session.add_all(_queue_log_entry(row) for row in rows)
+    clock = _Clock(clock_origin)
+    async with _transaction(target) as session:
+        session.add_all(_queue_log_entry(row, clock) for row in rows)
+        await session.flush()
 
 
-def _queue_log_entry(row: QueueLogRow) -> QueueLogEntry:
+def _queue_log_entry(row: QueueLogRow, clock: _Clock) -> QueueLogEntry:
     padded = [*row.data, *[""] * QUEUE_LOG_DATA_COLUMNS][:QUEUE_LOG_DATA_COLUMNS]
     return QueueLogEntry(
-        time=_at(row.time), callid=row.callid, queuename=row.queuename, agent=row.agent, event=row.event,
+        time=clock.at(row.time), callid=row.callid, queuename=row.queuename, agent=row.agent, event=row.event,
         data="|".join(row.data), data1=padded[0], data2=padded[1], data3=padded[2], data4=padded[3],
         data5=padded[4],
     )
@@ -145,7 +185,7 @@ class StoredCall:
 
 
 async def calls_between(
-    sessions: async_sessionmaker[AsyncSession], start: datetime, end: datetime, *,
+    target: Target, start: datetime, end: datetime, *,
     agent: str | None = None, queue: str | None = None, limit: int = 10_000,
 ) -> list[StoredCall]:
     """Calls that started in [start, end), oldest first, optionally for one agent or queue.
@@ -160,7 +200,7 @@ async def calls_between(
     query = query.order_by(CallRow.started_at, CallRow.id).limit(limit).options(
         selectinload(CallRow.transfers), selectinload(CallRow.recordings)
     )
-    async with sessions() as session:
+    async with _reading(target) as session:
         return [_stored(row) for row in (await session.scalars(query)).all()]
 
 
