@@ -1,0 +1,602 @@
+"""Running the dialplan on simulated channels: the applications our contract uses, as Asterisk runs them.
+
+A channel's dialplan runs step after step (a `Newexten` each) until an application blocks (music on
+hold, Wait, Playback, Dial ...). A blocking application is a `Running` on the channel; a timer, a
+phone, a hangup or an AMI action ends it, and the dialplan goes on from there. The event order of each
+case below is the one a recorded trace shows; the trace is named beside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from callcenter.asterisk.expressions import is_true, split_args, split_condition, substitute
+from callcenter.simulator.channels import STATE_DOWN, STATE_RINGING, STATE_UP, Bridge, Channel
+from callcenter.simulator.clock import Timer
+
+if TYPE_CHECKING:
+    from callcenter.simulator.pbx import Pbx
+
+log = logging.getLogger(__name__)
+
+ANSWER_DELAY = 0.02  # Answer() returns after Asterisk's short answer delay (traces: ~20 ms)
+DEFAULT_PROMPT_SECONDS = 1.0
+PROMPT_SECONDS = {"vm-goodbye": 0.86, "hello-world": 1.40, "beep": 0.25}  # measured in the traces
+DIAL_VARIABLES = ("DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
+                  "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS")
+DIAL_BRIDGE_PEER_ROUNDS = 3  # BRIDGEPEER is set again at each technology change (m, n, t, w)
+ACTION_BRIDGE_PEER_ROUNDS = 4  # the Bridge application and action (o, p)
+
+
+class Running:
+    """A blocking application on a channel."""
+
+    def __init__(self, channel: Channel, kind: str) -> None:
+        self.channel = channel
+        self.kind = kind
+        self.timers: list[Timer] = []
+
+    def cancel(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
+
+    def stop_for_hangup(self) -> None:
+        self.cancel()
+
+
+class MusicOnHold(Running):
+    def __init__(self, channel: Channel, pbx: Pbx) -> None:
+        super().__init__(channel, "moh")
+        self.pbx = pbx
+
+    def stop_for_hangup(self) -> None:
+        self.cancel()
+        self.pbx.channel_event("MusicOnHoldStop", self.channel)
+
+
+class Dial(Running):
+    """Dial() on the caller: one outgoing leg, ringing, then bridged with the caller."""
+
+    def __init__(self, channel: Channel, data: str, continue_on_peer_hangup: bool) -> None:
+        super().__init__(channel, "dial")
+        self.data = data
+        self.leg: Channel | None = None
+        self.bridged = False
+        self.started_at = 0.0
+        self.continue_on_peer_hangup = continue_on_peer_hangup
+
+
+class InBridge(Running):
+    """A channel pulled into a bridge by the Bridge application or action; `after` is where it resumes."""
+
+    def __init__(self, channel: Channel, kind: str, after: tuple[str, str, int] | None) -> None:
+        super().__init__(channel, kind)
+        self.after = after
+
+
+class DialplanRunner:
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+        self.apps: dict[str, Callable[[Channel, str], bool]] = {
+            "NoOp": lambda channel, data: True,
+            "Verbose": lambda channel, data: True,
+            "Log": lambda channel, data: True,
+            "Answer": self._answer,
+            "Set": self._set,
+            "Goto": self._goto,
+            "GotoIf": self._goto_if,
+            "UserEvent": self._user_event,
+            "MusicOnHold": self._music_on_hold,
+            "Wait": self._wait,
+            "Playback": self._playback,
+            "Hangup": self._hangup_app,
+            "Dial": self._dial,
+            "AGI": self._agi,
+        }
+
+    # ---- stepping ------------------------------------------------------------------------------------
+    def start(self, channel: Channel) -> None:
+        channel.has_pbx = True
+        self.run(channel)
+
+    def goto(self, channel: Channel, context: str, exten: str, priority: int) -> None:
+        channel.context, channel.exten, channel.priority = context, exten, priority
+
+    def run(self, channel: Channel, *, announced: bool = False) -> None:
+        """Run steps from the channel's place until one blocks or the channel ends.
+
+        `announced`: the first step's Newexten was already sent (a Redirect out of a bridge does so).
+        """
+        while not channel.gone and channel.running is None:
+            step = self.pbx.dialplan.step(channel.context, channel.exten, channel.priority)
+            if step is None:  # the end of the dialplan: Asterisk hangs the channel up
+                self._end_of_dialplan(channel)
+                return
+            data = self.substitute(channel, step.data)
+            channel.application, channel.application_data = step.app, data
+            if not announced:
+                self.pbx.channel_event("Newexten", channel, "dialplan,all", Extension=channel.exten,
+                                       Application=step.app, AppData=data)
+            announced = False
+            app = self.apps.get(step.app)
+            if app is None:
+                log.warning("simulated PBX: application %s (%s:%d) is not simulated; skipped", step.app,
+                            self.pbx.dialplan.path, step.line)
+                channel.priority += 1
+                continue
+            here = (channel.context, channel.exten, channel.priority)
+            if app(channel, data) and (channel.context, channel.exten, channel.priority) == here:
+                channel.priority += 1
+
+    def _continue(self, channel: Channel) -> None:
+        channel.running = None
+        channel.priority += 1
+        self.run(channel)
+
+    def _end_of_dialplan(self, channel: Channel, cause: int = 16) -> None:
+        self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
+        self.pbx.destroy(channel, cause)
+
+    # ---- substitution --------------------------------------------------------------------------------
+    def substitute(self, channel: Channel, text: str) -> str:
+        return substitute(text, lambda name: self.variable(channel, name),
+                          lambda name, args: self.function(channel, name, args))
+
+    def variable(self, channel: Channel, name: str) -> str:
+        builtin = {
+            "EXTEN": channel.exten, "CONTEXT": channel.context, "PRIORITY": str(channel.priority),
+            "CHANNEL": channel.name, "UNIQUEID": channel.uniqueid, "HANGUPCAUSE": str(channel.hangupcause),
+        }
+        if name in builtin:
+            return builtin[name]
+        if name in channel.variables:
+            return channel.variables[name]
+        return self.pbx.dialplan.globals.get(name, "")
+
+    def function(self, channel: Channel, name: str, args: str) -> str:
+        args = self.substitute(channel, args)
+        if name == "CALLERID":
+            return {"all": channel.callerid_all, "num": channel.cid_num, "name": channel.cid_name}.get(
+                args.strip().lower(), "")
+        if name == "IF":
+            condition, when_true, when_false = split_condition(args)
+            return when_true if is_true(condition) else when_false
+        if name == "LEN":
+            return str(len(args))
+        log.warning("simulated PBX: dialplan function %s() is not simulated; it gives ''", name)
+        return ""
+
+    # ---- simple applications (return True: go on to the next priority) -------------------------------
+    def _answer(self, channel: Channel, data: str) -> bool:
+        if channel.state == STATE_UP:
+            return True
+        self.pbx.set_state(channel, STATE_UP)
+        self._sleep(channel, ANSWER_DELAY)
+        return False
+
+    def _set(self, channel: Channel, data: str) -> bool:
+        name, separator, value = data.partition("=")
+        if not separator:
+            log.warning("simulated PBX: Set(%s) without '='", data)
+            return True
+        self.pbx.var_set(channel, name.strip().lstrip("_"), value)
+        return True
+
+    def _goto(self, channel: Channel, data: str) -> bool:
+        place = self.pbx.dialplan.resolve(channel.context, channel.exten, data)
+        if place is None:
+            log.warning("simulated PBX: Goto(%s) from %s,%s leads nowhere; hanging up", data, channel.context,
+                        channel.exten)
+            self._end_of_dialplan(channel)
+            return False
+        self.goto(channel, *place)
+        return True
+
+    def _goto_if(self, channel: Channel, data: str) -> bool:
+        condition, when_true, when_false = split_condition(data)
+        target = when_true if is_true(condition) else when_false
+        return True if not target else self._goto(channel, target)
+
+    def _user_event(self, channel: Channel, data: str) -> bool:
+        name, *headers = split_args(data)
+        extra: dict[str, str] = {"UserEvent": name}
+        for header in headers:
+            key, _, value = header.partition(":")
+            extra[key.strip()] = value.strip()
+        self.pbx.channel_event("UserEvent", channel, "user,all", **extra)
+        return True
+
+    def _sleep(self, channel: Channel, seconds: float, then: Callable[[], None] | None = None) -> None:
+        running = Running(channel, "sleep")
+        channel.running = running
+        running.timers.append(self.pbx.clock.call_later(seconds, then or (lambda: self._continue(channel))))
+
+    def _wait(self, channel: Channel, data: str) -> bool:
+        self._sleep(channel, _seconds(data))
+        return False
+
+    def _playback(self, channel: Channel, data: str) -> bool:
+        files = split_args(data)[0].split("&")
+        seconds = sum(PROMPT_SECONDS.get(f.strip(), DEFAULT_PROMPT_SECONDS) for f in files)
+
+        def played() -> None:
+            channel.running = None
+            self.pbx.var_set(channel, "PLAYBACKSTATUS", "SUCCESS")
+            channel.priority += 1
+            self.run(channel)
+
+        self._sleep(channel, seconds, played)
+        return False
+
+    def _music_on_hold(self, channel: Channel, data: str) -> bool:
+        args = split_args(data)
+        music_class = args[0].strip() or "default"
+        duration = _seconds(args[1]) if len(args) > 1 else 0.0
+        running = MusicOnHold(channel, self.pbx)
+        channel.running = running
+        self.pbx.channel_event("MusicOnHoldStart", channel, Class=music_class)
+        if duration > 0:
+            def ended() -> None:
+                running.stop_for_hangup()
+                self._continue(channel)
+
+            running.timers.append(self.pbx.clock.call_later(duration, ended))
+        return False
+
+    def _hangup_app(self, channel: Channel, data: str) -> bool:
+        cause = int(data) if data.strip().isdigit() else 16
+        self._end_of_dialplan(channel, cause)
+        return False
+
+    def _agi(self, channel: Channel, data: str) -> bool:
+        # No FastAGI server answers in the simulator yet: Asterisk then sends no AGI events at all, only
+        # AGISTATUS=FAILURE, and the dialplan goes on (app-queue README).
+        self.pbx.var_set(channel, "AGISTATUS", "FAILURE")
+        return True
+
+    # ---- Dial ----------------------------------------------------------------------------------------
+    def _dial(self, channel: Channel, data: str) -> bool:
+        from callcenter.simulator.pbx import Dialling
+
+        args = split_args(data)
+        target = args[0].split("&")[0].strip()
+        timeout = _seconds(args[1]) if len(args) > 1 and args[1].strip() else 0.0
+        options = args[2] if len(args) > 2 else ""
+        running = Dial(channel, data, continue_on_peer_hangup="g" in options)
+        running.started_at = self.pbx.clock.now()
+        channel.running = running
+        for name in DIAL_VARIABLES:
+            self.pbx.var_set(channel, name, "")
+        tech, _, endpoint_name = target.partition("/")
+        endpoint = self.pbx.endpoints.get(endpoint_name) if tech.upper() == "PJSIP" else None
+        if endpoint is None or endpoint.phone is None:
+            # no trace shows this: Asterisk gives CHANUNAVAIL without creating a channel
+            self._dial_over(channel, "CHANUNAVAIL", None)
+            return False
+        leg = self.pbx.new_channel(endpoint.name, context=endpoint.context, exten="s", state=STATE_DOWN,
+                                   cid_num=endpoint.cid_num, cid_name=endpoint.cid_name, linkedid=channel.linkedid)
+        running.leg = leg
+        self.pbx.var_set(leg, "DIALEDPEERNUMBER", endpoint.name)
+        leg.exten, leg.connected_num, leg.connected_name = endpoint.name, channel.cid_num, channel.cid_name
+        leg.application, leg.application_data = "AppDial", "(Outgoing Line)"
+        self.pbx.channel_event("Newexten", leg, "dialplan,all", Extension=leg.exten, Application="AppDial",
+                               AppData="(Outgoing Line)")
+        self.pbx.channel_event("NewConnectedLine", leg)
+        self.pbx.set_state(leg, STATE_RINGING)
+        self.pbx.emit({"Event": "DialBegin", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
+                       "DialString": endpoint.name})
+        self.pbx.set_connected(channel, leg.cid_num, leg.cid_name)
+        self.pbx.var_set(channel, "RINGTIME", "0")
+        self.pbx.var_set(channel, "RINGTIME_MS", "2")
+        self.pbx.emit({"Event": "DialState", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
+                       "DialStatus": "RINGING"})
+        dialling = Dialling(leg, channel, on_answer=lambda: self._dial_answered(running))
+        leg.dialled_by = dialling
+        if timeout > 0:
+            dialling.timer = self.pbx.clock.call_later(timeout, lambda: self._dial_timed_out(running))
+        self.pbx.ring_endpoint(leg)
+        return False
+
+    def _dial_timed_out(self, running: Dial) -> None:
+        """n: DialEnd NOANSWER, the caller's dialplan goes on, and only then the agent leg hangs up."""
+        channel, leg = running.channel, running.leg
+        if leg is None or channel.gone:
+            return
+        self.pbx.stop_ringing(leg)
+        self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
+                       "DialStatus": "NOANSWER"})
+        self.pbx.clock.call_later(0, lambda: self.pbx.destroy(leg, 0))
+        self._dial_over(channel, "NOANSWER", 0)
+
+    def _dial_over(self, channel: Channel, status: str, cause: int | None) -> None:
+        self.pbx.var_set(channel, "DIALSTATUS", status)
+        if cause is not None:
+            channel.hangupcause = cause
+        self._continue(channel)
+
+    def _dial_answered(self, running: Dial) -> None:
+        """m: DialEnd ANSWER, then the bridge with the agent leg first."""
+        channel, leg = running.channel, running.leg
+        assert leg is not None
+        self.pbx.var_set(channel, "DIALSTATUS", "ANSWER")
+        self.pbx.var_set(channel, "DIALEDPEERNAME", leg.name)
+        self.pbx.var_set(channel, "DIALEDPEERNUMBER", leg.endpoint)
+        leg.exten = ""
+        self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
+                       "DialStatus": "ANSWER"})
+        bridge = self.pbx.new_bridge()
+        self.pbx.channel_event("Newexten", leg, "dialplan,all", Extension="", Application="AppDial",
+                               AppData="(Outgoing Line)")
+        self.pbx.enter_bridge(bridge, leg)
+        self.pbx.enter_bridge(bridge, channel)
+        running.bridged = True
+        leg.running = InBridge(leg, "dialled", None)
+        self.pbx.bridge_peers(bridge, DIAL_BRIDGE_PEER_ROUNDS, order=(1, 0))
+        bridge.technology = "native_rtp"  # two RTP legs settle on native_rtp; the switch sends no event
+
+    def _dial_bridge_over(self, running: Dial, *, caller_goes_on: bool) -> None:
+        """The caller's Dial ends after the bridge did: its variables, and the dialplan goes on."""
+        channel = running.channel
+        elapsed = self.pbx.clock.now() - (channel.answered_at or running.started_at)
+        for name, value in (("ANSWEREDTIME", str(int(elapsed))), ("ANSWEREDTIME_MS", str(int(elapsed * 1000))),
+                            ("DIALEDTIME", str(int(elapsed))), ("DIALEDTIME_MS", str(int(elapsed * 1000))),
+                            ("DIALSTATUS", "ANSWER")):
+            self.pbx.var_set(channel, name, value)
+        channel.running = None
+        if caller_goes_on:
+            channel.priority += 1
+            self.run(channel)
+
+    # ---- Redirect ------------------------------------------------------------------------------------
+    def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> None:
+        running = channel.running
+        if isinstance(running, Dial) and running.bridged and running.leg is not None:
+            self._redirect_out_of_dial(channel, running, context, exten, priority)
+            return
+        if running is not None:
+            running.stop_for_hangup()  # m: the music stops first (MusicOnHoldStop)
+            channel.running = None
+            if isinstance(running, InBridge) and channel.bridge is not None:
+                self._leave_and_end_bridge(channel)
+        self.goto(channel, context, exten, priority)
+        channel.has_pbx = True
+        self.run(channel)
+
+    def _redirect_out_of_dial(self, channel: Channel, running: Dial, context: str, exten: str,
+                              priority: int) -> None:
+        """w: a stale Newexten (new place, old Dial), the caller leaves, its dialplan runs on, then the
+        agent leg leaves, the bridge goes and the agent leg hangs up (no HangupRequest, no DialEnd)."""
+        leg = running.leg
+        assert leg is not None
+        self.pbx.clear_bridge_peers(channel)
+        self.goto(channel, context, exten, priority)
+        self.pbx.channel_event("Newexten", channel, "dialplan,all", Extension=exten, Application="Dial",
+                               AppData=running.data)
+        bridge = self.pbx.leave_bridge(channel)
+        self.pbx.var_set(channel, "DIALSTATUS", "ANSWER")
+        channel.running = None
+        step = self.pbx.dialplan.step(context, exten, priority)
+        if step is not None and step.app in self.apps:
+            data = self.substitute(channel, step.data)
+            here = (channel.context, channel.exten, channel.priority)
+            if self.apps[step.app](channel, data) and (channel.context, channel.exten, channel.priority) == here:
+                channel.priority += 1
+            self.run(channel)
+        if bridge is not None:
+            self.pbx.leave_bridge(leg)
+            self.pbx.destroy_bridge(bridge)
+        self.pbx.destroy(leg, 16)
+
+    # ---- hangups -------------------------------------------------------------------------------------
+    def in_action_bridge(self, channel: Channel) -> bool:
+        return isinstance(channel.running, InBridge) and channel.running.kind == "action"
+
+    def far_end_gone(self, channel: Channel, cause: int) -> None:
+        """The phone or the trunk hung up (HangupRequest already sent)."""
+        running = channel.running
+        if isinstance(running, Dial) and running.bridged and running.leg is not None:
+            self._caller_left_dial_bridge(channel, running)
+        elif isinstance(running, InBridge) and running.kind == "dialled":
+            self._agent_left_dial_bridge(channel)
+        elif isinstance(running, InBridge):
+            self._left_yanked_bridge(channel, running, cause)
+        elif isinstance(running, Dial) and running.leg is not None:
+            self._caller_left_while_ringing(channel, running, cause)
+        elif isinstance(channel.dialled_by, object) and channel.dialled_by is not None and not channel.has_pbx:
+            self._ringing_leg_rejected(channel, cause)
+        else:
+            if running is not None:
+                running.stop_for_hangup()
+                channel.running = None
+            if channel.has_pbx:
+                self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
+            self.pbx.destroy(channel, cause)
+
+    def _caller_left_dial_bridge(self, channel: Channel, running: Dial) -> None:
+        """n.4: the caller's BYE while talking: both leave, the Dial ends, the caller goes, then the agent."""
+        leg = running.leg
+        assert leg is not None
+        self.pbx.clear_bridge_peers(channel)
+        bridge = self.pbx.leave_bridge(channel)
+        self.pbx.leave_bridge(leg)
+        self._dial_bridge_over(running, caller_goes_on=False)
+        if bridge is not None:
+            self.pbx.destroy_bridge(bridge)
+        self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
+        self.pbx.destroy(channel, 16)
+        self.pbx.destroy(leg, 16)
+
+    def _agent_left_dial_bridge(self, leg: Channel) -> None:
+        """m.5: the agent's BYE: both leave, the caller's dialplan goes on, then bridge and leg go."""
+        bridge = leg.bridge
+        caller = next((c for c in bridge.channels if c is not leg), None) if bridge else None
+        self.pbx.clear_bridge_peers(leg)
+        self.pbx.leave_bridge(leg)
+        if caller is not None:
+            self.pbx.leave_bridge(caller)
+            caller.hangupcause = 16
+            running = caller.running
+            if isinstance(running, Dial):
+                self._dial_bridge_over(running, caller_goes_on=running.continue_on_peer_hangup)
+                if not running.continue_on_peer_hangup and not caller.gone:
+                    self._end_of_dialplan(caller)
+        if bridge is not None:
+            self.pbx.destroy_bridge(bridge)
+        self.pbx.destroy(leg, 16)
+
+    def _left_yanked_bridge(self, channel: Channel, running: InBridge, cause: int) -> None:
+        """o.5 (caller of a Bridge application) and p.3 (agent of a Bridge action)."""
+        bridge = channel.bridge
+        others = [c for c in bridge.channels if c is not channel] if bridge else []
+        if running.kind == "bridge-app-target":
+            # o.5: both leave, the bridge goes, BRIDGERESULT on the originated leg, then both hang up
+            self.pbx.clear_bridge_peers(channel)
+            self.pbx.leave_bridge(channel)
+            for other in others:
+                self.pbx.leave_bridge(other)
+            if bridge is not None:
+                self.pbx.destroy_bridge(bridge)
+            for other in others:
+                self.pbx.var_set(other, "BRIDGERESULT", "SUCCESS")
+            self.pbx.destroy(channel, cause)
+            for other in others:
+                self.pbx.destroy(other, cause)
+            return
+        # p.3: this one leaves and hangs up; the other leaves, the bridge goes, the other resumes
+        self.pbx.clear_bridge_peers(channel)
+        self.pbx.leave_bridge(channel)
+        self.pbx.destroy(channel, cause)
+        for other in others:
+            self._leave_and_end_bridge(other)
+
+    def _leave_and_end_bridge(self, channel: Channel) -> None:
+        """`channel` leaves its bridge; the bridge ends; a channel pulled in by Bridge resumes its dialplan."""
+        bridge = self.pbx.leave_bridge(channel)
+        running = channel.running
+        if bridge is not None and not bridge.channels:
+            self.pbx.destroy_bridge(bridge)
+        elif bridge is not None:
+            for other in list(bridge.channels):
+                self._leave_and_end_bridge(other)
+        if isinstance(running, InBridge):
+            channel.running = None
+            if running.after is not None:
+                self.goto(channel, *running.after)
+                self.run(channel)
+            elif running.kind == "bridge-app":
+                self.pbx.var_set(channel, "BRIDGERESULT", "SUCCESS")
+                self.pbx.destroy(channel, 16)
+
+    def _caller_left_while_ringing(self, channel: Channel, running: Dial, cause: int) -> None:
+        # No contract trace shows this; app_queue's abandon (b-abandon) cancels the ringing leg with
+        # DialEnd CANCEL and hangs it up with cause 0, which is what this does.
+        leg = running.leg
+        assert leg is not None
+        running.cancel()
+        self.pbx.stop_ringing(leg)
+        self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
+                       "DialStatus": "CANCEL"})
+        self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
+        self.pbx.destroy(channel, cause)
+        self.pbx.destroy(leg, 0)
+
+    def _ringing_leg_rejected(self, leg: Channel, cause: int) -> None:
+        # No contract trace: a phone that declines. Asterisk reports BUSY for 486/17, else CONGESTION.
+        dialling = leg.dialled_by
+        from callcenter.simulator.pbx import Dialling
+
+        if isinstance(dialling, Dialling) and dialling.caller is not None:
+            caller = dialling.caller
+            running = caller.running
+            if isinstance(running, Dial):
+                running.cancel()
+            status = "BUSY" if cause == 17 else "CONGESTION"
+            self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **caller.block(), **leg.block("Dest"),
+                           "DialStatus": status})
+            self.pbx.destroy(leg, cause)
+            self._dial_over(caller, status, cause)
+            return
+        if isinstance(dialling, Dialling) and dialling.on_fail is not None:
+            dialling.on_fail(0, None)
+            return
+        self.pbx.destroy(leg, cause)
+
+    def hangup_requested(self, channel: Channel, cause: int | None) -> None:
+        """The AMI Hangup action (after its response)."""
+        if channel.gone:
+            return
+        running = channel.running
+        from callcenter.simulator.pbx import Dialling
+
+        dialling = channel.dialled_by
+        if isinstance(dialling, Dialling) and not dialling.answered and dialling.caller is None:
+            # q.2: a ringing originated leg: DialEnd NOANSWER, OriginateResponse Failure 0, Hangup 0
+            if dialling.timer is not None:
+                dialling.timer.cancel()
+            self.pbx.stop_ringing(channel)
+            self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **channel.block("Dest"),
+                           "DialStatus": "NOANSWER"})
+            if dialling.on_fail is not None:
+                dialling.on_fail(0, None)
+            self.pbx.destroy(channel, 0)
+            return
+        if isinstance(running, Dial) and running.bridged and running.leg is not None:
+            # t: the bridged caller: peers cleared, it leaves, the Dial ends, then the agent and the bridge
+            leg = running.leg
+            self.pbx.clear_bridge_peers(channel)
+            bridge = self.pbx.leave_bridge(channel)
+            self._dial_bridge_over(running, caller_goes_on=False)
+            self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
+            self.pbx.leave_bridge(leg)
+            if bridge is not None:
+                self.pbx.destroy_bridge(bridge)
+            self.pbx.destroy(channel, cause if cause is not None else 16)
+            self.pbx.destroy(leg, 16)
+            return
+        # t: a waiting caller: its music stops, the PBX ends it; without a Cause the Hangup says 0
+        if running is not None:
+            running.stop_for_hangup()
+            channel.running = None
+        if channel.bridge is not None:
+            self._left_yanked_bridge(channel, InBridge(channel, "action", None), cause or 0)
+            return
+        if channel.has_pbx:
+            self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
+        self.pbx.destroy(channel, cause if cause is not None else 0)
+
+    # ---- the Bridge application and action -----------------------------------------------------------
+    def bridge_channels(self, first: Channel, second: Channel, *, kind: str) -> Bridge:
+        """p.2 (action: both yanked, each resumes after) and o.4 (application: only the target yanked)."""
+        bridge = self.pbx.new_bridge()
+        for channel in (first, second):
+            running = channel.running
+            if kind == "bridge-app" and channel is second:
+                channel.running = InBridge(channel, "bridge-app", None)
+            else:
+                if running is not None:
+                    running.stop_for_hangup() if isinstance(running, MusicOnHold) else running.cancel()
+                after = (channel.context, channel.exten, channel.priority + 1) if channel.has_pbx else None
+                if after is not None:
+                    channel.priority += 1
+                channel.running = InBridge(channel, "bridge-app-target" if kind == "bridge-app" else "action",
+                                           after if kind == "bridge-action" else None)
+            if channel is second:
+                channel.linkedid = first.linkedid
+            self.pbx.enter_bridge(bridge, channel)
+        # The caller's connected line changes while the bridge settles: o shows it after two rounds of
+        # BRIDGEPEER, p after three (a race between two threads); this takes o's.
+        self.pbx.bridge_peers(bridge, ACTION_BRIDGE_PEER_ROUNDS // 2, order=(1, 0))
+        self.pbx.set_connected(first, second.cid_num, second.cid_name)
+        self.pbx.bridge_peers(bridge, ACTION_BRIDGE_PEER_ROUNDS - ACTION_BRIDGE_PEER_ROUNDS // 2, order=(1, 0))
+        bridge.technology = "native_rtp"
+        return bridge
+
+
+def _seconds(text: str) -> float:
+    try:
+        return max(float(text.strip()), 0.0)
+    except ValueError:
+        return 0.0
