@@ -98,8 +98,18 @@ class LogSettings(_Section):
 
 
 class PbxSettings(_Section):
-    # "simulated" is the built-in PBX simulator (a later issue); "asterisk" a real one over AMI.
+    # "asterisk": a real Asterisk over AMI (the `ami` section); "simulated": the built-in PBX simulator,
+    # started inside the server and reached over AMI on loopback exactly like a real one.
     mode: Literal["asterisk", "simulated"] = "asterisk"
+
+
+class SimulatorSettings(_Section):
+    """The built-in simulated PBX (pbx.mode simulated, `callcenter demo`)."""
+
+    scenario: Path = Path("config/simulator.yaml")  # callers, agents' bots, faults
+    dialplan: Path = Path("config/asterisk/extensions.conf")  # the very dialplan shipped for Asterisk
+    ami_port: int = Field(0, ge=0, le=65535)  # 0: any free port on loopback
+    speed: float = Field(1.0, gt=0, le=1000)  # PBX time runs this many times faster than real time
 
 
 _TRACKER_DEFAULTS = TrackerConfig()
@@ -121,6 +131,7 @@ class Settings(_Section):
     records: RecordsSettings = RecordsSettings()
     log: LogSettings = LogSettings()
     pbx: PbxSettings = PbxSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
     tracker: TrackerSettings = TrackerSettings()
 
     def tracker_config(self) -> TrackerConfig:
@@ -159,12 +170,12 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             raise SettingsError(f"{path}: no such settings file")
         data: dict[str, Any] = {}
     else:
-        data = _read_yaml(path)
+        data = read_yaml(path)
     origins = _apply_environment(data, environ, path)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, path, origins, data)) from None
+        raise SettingsError(describe_errors(exc, path, origins, data)) from None
 
 
 def _apply_environment(data: dict[str, Any], environ: Mapping[str, str], path: Path) -> dict[tuple[str, ...], str]:
@@ -194,7 +205,8 @@ def _env_value(raw: str) -> Any:
     return raw
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping; errors name the file, line and column."""
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.MarkedYAMLError as exc:
@@ -211,8 +223,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return {section: {} if values is None else values for section, values in loaded.items()}
 
 
-def _describe(exc: ValidationError, path: Path, origins: Mapping[tuple[str, ...], str],
-              data: dict[str, Any]) -> str:
+def describe_errors(exc: ValidationError, path: Path, origins: Mapping[tuple[str, ...], str],
+                    data: dict[str, Any]) -> str:
+    """One line per problem: where the value came from, its key path, the value, what is wrong."""
     lines = []
     for error in exc.errors():
         keys = tuple(str(k) for k in error["loc"])

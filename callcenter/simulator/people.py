@@ -1,0 +1,230 @@
+"""The simulated people around the PBX: callers on the trunk and agents' phones (bots).
+
+Callers arrive per service number (DNIS) as a Poisson process, wait with a patience after which
+they hang up (abandon), and once connected to an agent talk for a while and hang up, unless the
+agent hangs up first. Bot phones ring, answer after a delay (or miss the call now and then), talk,
+and hang up. Everything is drawn from one seeded random generator and the PBX's clock, so a
+scenario replays the same at any speed.
+
+A person in the browser can be an agent beside the bots: an endpoint with a `ManualPhone`, answered
+from the agent page (`ManualPhone.answer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callcenter.simulator.channels import Channel, Event
+from callcenter.simulator.clock import Timer
+from callcenter.simulator.pbx import Endpoint, Pbx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Seconds drawn uniformly in [low, high] (low == high: always that)."""
+
+    low: float
+    high: float
+
+    def draw(self, rng: random.Random) -> float:
+        return self.low if self.high <= self.low else rng.uniform(self.low, self.high)
+
+
+@dataclass(frozen=True)
+class AgentBehaviour:
+    answer_after: Span = Span(1.0, 4.0)
+    miss_rate: float = 0.05  # share of calls the bot lets ring out
+    talk: Span = Span(30.0, 240.0)  # the agent ends the call after this, if the caller has not
+
+
+@dataclass(frozen=True)
+class CallerBehaviour:
+    dnis: str
+    calls_per_minute: float
+    patience: Span = Span(30.0, 180.0)  # hangs up if not with an agent by then
+    talk: Span = Span(20.0, 200.0)  # hangs up this long after reaching an agent
+    digits: str = ""  # what the caller presses in the IVR, when there is one
+    numbers: tuple[str, ...] = ()  # calling numbers to draw from; empty: random 555 numbers
+    names: tuple[str, ...] = ()
+
+
+@dataclass
+class PeopleStats:
+    calls_offered: int = 0
+    calls_connected: int = 0
+    calls_abandoned: int = 0
+    rings: int = 0
+    answers: int = 0
+    missed: int = 0
+    by_dnis: dict[str, int] = field(default_factory=dict)
+
+
+class BotPhone:
+    """An agent's phone with a bot behind it."""
+
+    def __init__(self, people: People, behaviour: AgentBehaviour) -> None:
+        self.people = people
+        self.behaviour = behaviour
+        self._timers: dict[str, Timer] = {}
+
+    def ringing(self, pbx: Pbx, channel: Channel) -> None:
+        self.people.stats.rings += 1
+        if self.people.rng.random() < self.behaviour.miss_rate:
+            self.people.stats.missed += 1
+            return
+        delay = self.behaviour.answer_after.draw(self.people.rng)
+        self._timers[channel.uniqueid] = pbx.clock.call_later(delay, lambda: self._answer(pbx, channel))
+
+    def stopped_ringing(self, pbx: Pbx, channel: Channel) -> None:
+        timer = self._timers.pop(channel.uniqueid, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _answer(self, pbx: Pbx, channel: Channel) -> None:
+        self._timers.pop(channel.uniqueid, None)
+        if channel.gone:
+            return
+        self.people.stats.answers += 1
+        pbx.answer(channel)
+        talk = self.behaviour.talk.draw(self.people.rng)
+        pbx.clock.call_later(talk, lambda: pbx.remote_hangup(channel) if not channel.gone else None)
+
+
+class ManualPhone:
+    """A phone answered by a person (from the agent page); it rings until answered or given up."""
+
+    def __init__(self) -> None:
+        self.ringing_channel: Channel | None = None
+        self.on_ring: Callable[[Channel], None] | None = None
+
+    def ringing(self, pbx: Pbx, channel: Channel) -> None:
+        self.ringing_channel = channel
+        if self.on_ring is not None:
+            self.on_ring(channel)
+
+    def stopped_ringing(self, pbx: Pbx, channel: Channel) -> None:
+        if self.ringing_channel is channel:
+            self.ringing_channel = None
+
+    def answer(self, pbx: Pbx) -> bool:
+        channel, self.ringing_channel = self.ringing_channel, None
+        if channel is None or channel.gone:
+            return False
+        pbx.answer(channel)
+        return True
+
+
+class _Caller:
+    def __init__(self, people: People, channel: Channel, behaviour: CallerBehaviour) -> None:
+        self.people = people
+        self.channel = channel
+        self.behaviour = behaviour
+        self.connected = False
+        pbx = people.pbx
+        self.timer: Timer | None = pbx.clock.call_later(behaviour.patience.draw(people.rng), self._give_up)
+
+    def _give_up(self) -> None:
+        self.timer = None
+        if not self.channel.gone and not self.connected:
+            self.people.stats.calls_abandoned += 1
+            self.people.pbx.remote_hangup(self.channel)
+
+    def event(self, event: Event) -> None:
+        name = event.get("Event")
+        if name == "BridgeEnter" and not self.connected:
+            self.connected = True
+            self.people.stats.calls_connected += 1
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.people.pbx.clock.call_later(self.behaviour.talk.draw(self.people.rng), self._hang_up)
+        elif name == "BridgeLeave" and self.connected and not self.channel.gone:
+            # back in the queue (a transfer to the queue, the agent hung up with the caller kept):
+            # patience starts again
+            self.connected = False
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.people.pbx.clock.call_later(self.behaviour.patience.draw(self.people.rng),
+                                                           self._give_up)
+        elif name == "Hangup":
+            if self.timer is not None:
+                self.timer.cancel()
+            self.people.callers.pop(self.channel.uniqueid, None)
+
+    def _hang_up(self) -> None:
+        self.timer = None
+        if not self.channel.gone:
+            self.people.pbx.remote_hangup(self.channel)
+
+
+class People:
+    """Everyone around one simulated PBX."""
+
+    def __init__(self, pbx: Pbx, rng: random.Random, *, trunk_context: str = "inbound") -> None:
+        self.pbx = pbx
+        self.rng = rng
+        self.trunk_context = trunk_context
+        self.stats = PeopleStats()
+        self.callers: dict[str, _Caller] = {}
+        self._traffic: list[tuple[CallerBehaviour, Timer | None]] = []
+        self._running = False
+        pbx.listeners.append(self._on_event)
+
+    # ---- agents --------------------------------------------------------------------------------------
+    def add_agent(self, name: str, number: str, display_name: str, behaviour: AgentBehaviour | None, *,
+                  context: str = "agents") -> Endpoint:
+        """An agent endpoint: a bot's phone, or (behaviour None) a phone a person answers."""
+        phone = BotPhone(self, behaviour) if behaviour is not None else ManualPhone()
+        endpoint = Endpoint(name, context, number, display_name, phone)
+        self.pbx.endpoints[name] = endpoint
+        return endpoint
+
+    # ---- callers -------------------------------------------------------------------------------------
+    def start_traffic(self, behaviours: list[CallerBehaviour]) -> None:
+        self._running = True
+        for behaviour in behaviours:
+            self._schedule_next(behaviour)
+
+    def stop_traffic(self) -> None:
+        self._running = False
+
+    def _schedule_next(self, behaviour: CallerBehaviour) -> None:
+        if not self._running or behaviour.calls_per_minute <= 0:
+            return
+        gap = self.rng.expovariate(behaviour.calls_per_minute / 60.0)
+
+        def arrive() -> None:
+            if not self._running:
+                return
+            self.call(behaviour)
+            self._schedule_next(behaviour)
+
+        self.pbx.clock.call_later(gap, arrive)
+
+    def call(self, behaviour: CallerBehaviour) -> Channel:
+        """One caller dials `behaviour.dnis` now."""
+        if behaviour.numbers:
+            index = self.rng.randrange(len(behaviour.numbers))
+            number = behaviour.numbers[index]
+            name = behaviour.names[index] if index < len(behaviour.names) else ""
+        else:
+            number, name = f"555{self.rng.randrange(10_000):04d}", ""
+        self.stats.calls_offered += 1
+        self.stats.by_dnis[behaviour.dnis] = self.stats.by_dnis.get(behaviour.dnis, 0) + 1
+        channel = self.pbx.inbound_call(behaviour.dnis, number, name, context=self.trunk_context)
+        if not channel.gone:
+            self.callers[channel.uniqueid] = _Caller(self, channel, behaviour)
+        return channel
+
+    def _on_event(self, event: Event) -> None:
+        uniqueid = event.get("Uniqueid")
+        if uniqueid is None:
+            return
+        caller = self.callers.get(uniqueid)
+        if caller is not None:
+            caller.event(event)
+

@@ -1,0 +1,97 @@
+"""The simulated PBX as a running service: dialplan, PBX, people and the AMI server, on the event loop.
+
+`Simulator.start()` listens on loopback; the call center then connects to it over AMI exactly as to a
+real Asterisk. Faults from the scenario run on the PBX's clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+
+from callcenter.asterisk.dialplan import read_dialplan
+from callcenter.simulator.ami_server import AmiServer
+from callcenter.simulator.clock import LoopClock, Timer
+from callcenter.simulator.pbx import Pbx
+from callcenter.simulator.people import People
+from callcenter.simulator.scenario import FaultModel, Scenario
+
+log = logging.getLogger(__name__)
+
+BANNER = "SIMULATED PBX: no real Asterisk, no real calls; callers and agents are bots"
+
+
+class Simulator:
+    def __init__(self, scenario: Scenario, dialplan: Path, *, username: str, secret: str, port: int = 0,
+                 speed: float = 1.0) -> None:
+        self.scenario = scenario
+        self.dialplan_path = dialplan
+        self.username, self.secret, self.requested_port, self.speed = username, secret, port, speed
+        self.pbx: Pbx | None = None
+        self.people: People | None = None
+        self.ami: AmiServer | None = None
+        self._fault_timers: list[Timer] = []
+
+    @property
+    def port(self) -> int:
+        assert self.ami is not None, "start() first"
+        return self.ami.port
+
+    async def start(self) -> None:
+        dialplan = read_dialplan(self.dialplan_path)
+        clock = LoopClock(self.speed)
+        pbx = self.pbx = Pbx(dialplan, clock)
+        people = self.people = People(pbx, random.Random(self.scenario.seed),
+                                      trunk_context=self.scenario.trunk_context)
+        agents = self.scenario.agents
+        behaviour = self.scenario.bot_behaviour()
+        for n in range(agents.bots.count):
+            number = str(agents.bots.first_number + n)
+            people.add_agent(f"agent{number}", number, f"Bot Agent {number}", behaviour, context=agents.context)
+        for name in agents.people:
+            digits = "".join(c for c in name if c.isdigit()) or name
+            people.add_agent(name, digits, name, None, context=agents.context)
+        self.ami = AmiServer(pbx, port=self.requested_port, username=self.username, secret=self.secret)
+        await self.ami.start()
+        for fault in self.scenario.faults:
+            self._schedule(fault, fault.at)
+        people.start_traffic(self.scenario.caller_behaviours())
+        log.warning("%s: %d bot agents, %d service numbers, time x%g, AMI on 127.0.0.1:%d", BANNER,
+                    agents.bots.count, len(self.scenario.traffic), self.speed, self.ami.port)
+
+    async def stop(self) -> None:
+        for timer in self._fault_timers:
+            timer.cancel()
+        if self.people is not None:
+            self.people.stop_traffic()
+        if self.ami is not None:
+            await self.ami.stop()
+
+    def _schedule(self, fault: FaultModel, delay: float) -> None:
+        assert self.pbx is not None
+
+        def run() -> None:
+            self.inject(fault)
+            if fault.every is not None:
+                self._schedule(fault, fault.every)
+
+        self._fault_timers.append(self.pbx.clock.call_later(delay, run))
+
+    def inject(self, fault: FaultModel) -> None:
+        """One fault now; silent and slow end by themselves after `duration`."""
+        ami, pbx = self.ami, self.pbx
+        assert ami is not None and pbx is not None
+        log.warning("simulated PBX: fault %s (for %gs)", fault.fault, fault.duration)
+        if fault.fault == "drop":
+            ami.drop()
+        elif fault.fault == "silent":
+            ami.go_silent()
+            self._fault_timers.append(pbx.clock.call_later(fault.duration, ami.wake_up))
+        elif fault.fault == "restart":
+            ami.restart()
+        elif fault.fault == "garbage":
+            ami.send_garbage()
+        elif fault.fault == "slow":
+            ami.read_slowly(0.5)
+            self._fault_timers.append(pbx.clock.call_later(fault.duration, lambda: ami.read_slowly(None)))
