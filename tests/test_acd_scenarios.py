@@ -427,3 +427,17 @@ def test_bad_inputs_are_reported_not_raised() -> None:
     r.call_arrived(Call("c", "billing"), 2)
     assert isinstance(r.log_out("a1", 3)[0], InputIgnored)  # ringing: not now
     assert isinstance(r.call_arrived(Call("c", "billing"), 4)[0], InputIgnored)
+
+
+def test_freed_agent_takes_the_best_caller_across_requirement_buckets() -> None:
+    r = router(QueueConfig("q"))
+    french = (SkillRequirement("french"),)
+    r.call_arrived(Call("plain-late", "q"), 30)
+    r.call_arrived(Call("french-early", "q", skills=french), 10)
+    r.call_arrived(Call("german", "q", skills=(SkillRequirement("german"),)), 0)  # the agent cannot take it
+    r.call_arrived(Call("plain-vip", "q", priority=2), 40)
+    polyglot = AgentConfig("a", {"french": 3}, ("q",))
+    assert offers(r.log_in(polyglot, 50)) == [("plain-vip", "a")]
+    # freed again: french-early (arrived at 10) beats plain-late (30), in another bucket
+    assert offers(r.call_abandoned("plain-vip", 51)) == [("french-early", "a")]
+    assert r.waiting_calls("q") == ["german", "plain-late"]
