@@ -189,6 +189,8 @@ def check_history(run: Run) -> None:
             last_at = event.at
             if isinstance(event, AgentStateChanged):
                 previous = states.get(event.agent_id, (AgentState.LOGGED_OUT, event.previous_since))
+                if previous[0] is AgentState.LOGGED_OUT:  # a logged-out agent is forgotten: no since to check
+                    previous = (AgentState.LOGGED_OUT, event.previous_since)
                 assert (event.previous, event.previous_since) == previous, event
                 assert event.state is not event.previous or event.state is AgentState.NOT_READY
                 states[event.agent_id] = (event.state, event.at)
