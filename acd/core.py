@@ -69,8 +69,8 @@ class RouterCore:
             return
         self._set_state(agent, AgentState.AVAILABLE, now, out)
         agent.available_since = now
-        self._join_free(agent, now)
-        self._route_agent(agent, now, out)
+        if not self._route_agent(agent, now, out):  # a caller waits for it: no need to list it as free
+            self._join_free(agent, now)
 
     def _join_free(self, agent: AgentRecord, now: float) -> None:
         today = self._today(now) if agent.calls_day is not None else None
@@ -79,13 +79,16 @@ class RouterCore:
             queue = self._queues[name]
             last = queue.last_offered.get(agent.config.agent_id, 0)
             queue.add_free(agent.config.agent_id, agent_key(queue.config, agent, calls_today, last))
+        agent.listed = True
 
     def _leave_available(self, agent: AgentRecord) -> None:
-        if agent.state is AgentState.AVAILABLE:
+        if agent.listed:
             for name in agent.config.queues:
                 self._queues[name].remove_free(agent.config.agent_id)
+            agent.listed = False
 
-    def _route_agent(self, agent: AgentRecord, now: float, out: Out) -> None:
+    def _route_agent(self, agent: AgentRecord, now: float, out: Out) -> bool:
+        """Give the agent the best caller it can take, if any; True if it got one."""
         best: tuple[int, int, float, int, str] | None = None
         for name in agent.config.queues:
             queue = self._queues[name]
@@ -94,8 +97,10 @@ class RouterCore:
                 candidate = (-queue.config.priority, *head)
                 if best is None or candidate < best:
                     best = candidate
-        if best is not None:
-            self._offer(self._calls[best[-1]], agent, now, out)
+        if best is None:
+            return False
+        self._offer(self._calls[best[-1]], agent, now, out)
+        return True
 
     def _arm_agent(self, agent: AgentRecord) -> None:
         agent.version += 1

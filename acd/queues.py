@@ -85,10 +85,15 @@ class QueueState:
     def best_call_for(self, skills: Mapping[str, int]) -> CallKey | None:
         """The first caller in service order whose requirement these skills meet."""
         best: CallKey | None = None
+        groups = self._groups
         for signature, bucket in self._buckets.items():
             head = bucket.first()
-            if head is not None and (best is None or head < best) and matches(skills, self.groups(signature)):
-                best = head
+            if head is not None and (best is None or head < best):
+                signature_groups = groups.get(signature)
+                if signature_groups is None:
+                    signature_groups = self.groups(signature)
+                if matches(skills, signature_groups):
+                    best = head
         return best
 
     def waiting_call_ids(self) -> list[str]:

@@ -35,7 +35,15 @@ def requirement_groups(queue: QueueConfig, stage: int, call_skills: tuple[SkillR
 
 
 def matches(skills: Mapping[str, int], groups: Groups) -> bool:
-    return any(all(skills.get(skill, 0) >= level for skill, level in group) for group in groups)
+    # plain loops: this runs on every routing decision, and generator expressions cost more here
+    get = skills.get
+    for group in groups:
+        for skill, level in group:
+            if get(skill, 0) < level:
+                break
+        else:
+            return True
+    return False
 
 
 def relaxation_stage(queue: QueueConfig, waited: float) -> int:
