@@ -1,0 +1,368 @@
+"""The ACD router: inputs in (agent and call events, the clock), decisions and events out.
+
+Pure: no I/O, no clock; `now` (epoch seconds) comes with every input and every output carries it.
+Each input method returns the list of events it caused, in order. Timers are the caller's: sleep until
+`next_deadline()`, then call `tick(now)`.
+
+Deterministic rules (same inputs in the same order give the same outputs):
+
+* A waiting caller and several free agents: the queue's `RoutingPolicy` (see `acd.policy`), ties by
+  agent id. With `LAST_AGENT` the customer's last agent within `last_agent_days` goes first when free
+  and skilled.
+* A freed agent and several waiting callers, in all the queues it serves: the caller with the smallest
+  `(-queue priority, -call priority, arrival time, arrival sequence)`. Queue priority is a weight
+  between queues (as app_queue's); inside a queue, VIPs first, then the longest wait since the first
+  arrival (an overflowed caller keeps its original arrival time).
+* A ringing agent who does not answer: the caller goes back with its key (place and priority kept) and
+  is routed before the agent is free again, so another free agent is tried first.
+* Timers due at the same time run in arming order; for one caller, relaxation before overflow before
+  max wait. Events from `tick` carry the tick's `now`.
+
+After every input, no routable caller waits while a free agent who matches it is available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from acd.core import Out, RouterCore
+from acd.events import (
+    AgentPauseDeferred,
+    CallAbandoned,
+    CallAnswered,
+    InputIgnored,
+    WrapUpExtended,
+)
+from acd.model import (
+    AgentConfig,
+    AgentState,
+    Call,
+    RestoredAgent,
+    RestoredCall,
+)
+from acd.skills import Groups
+from acd.state import AgentRecord, CallPhase, CallRecord, CallView
+from acd.timers import TimerKind
+
+
+class Router(RouterCore):
+    """The ACD's public face: one method per input, each returning the events it caused.
+
+    `Router(settings)` starts empty; agents log in, callers arrive. After a restart, `restore` it
+    first, then feed the live inputs.
+    """
+
+    # ------------------------------------------------------------------ agent inputs
+    def log_in(self, agent: AgentConfig, now: float, *, reason: str | None = None) -> Out:
+        """The agent logs in, available, or not ready with `reason`."""
+        unknown = [q for q in agent.queues if q not in self._queues]
+        if agent.agent_id in self._agents:
+            return [InputIgnored(now, "log_in", agent.agent_id, "already logged in")]
+        if unknown:
+            return [InputIgnored(now, "log_in", agent.agent_id, f"unknown queues {unknown}")]
+        if reason is not None and reason not in self.settings.pause_reasons:
+            return [InputIgnored(now, "log_in", agent.agent_id, f"unknown pause reason {reason!r}")]
+        record = AgentRecord(agent, AgentState.LOGGED_OUT, now, pending_pause=reason)
+        self._agents[agent.agent_id] = record
+        for name in agent.queues:
+            self._queues[name].members.add(agent.agent_id)
+        out: Out = []
+        self._agent_ready(record, now, out)
+        return out
+
+    def log_out(self, agent_id: str, now: float) -> Out:
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            return [self._ignored(now, "log_out", agent_id, agent)]
+        out: Out = []
+        self._leave_available(agent)
+        self._set_state(agent, AgentState.LOGGED_OUT, now, out)
+        for name in agent.config.queues:
+            self._queues[name].members.discard(agent_id)
+        del self._agents[agent_id]
+        return out
+
+    def pause(self, agent_id: str, reason: str, now: float) -> Out:
+        """Not ready with a reason code. Asked during a call, it starts when the call's work is done."""
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return [self._ignored(now, "pause", agent_id, agent)]
+        if reason not in self.settings.pause_reasons:
+            return [InputIgnored(now, "pause", agent_id, f"unknown pause reason {reason!r}")]
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            agent.pending_pause = reason
+            return [AgentPauseDeferred(now, agent_id, reason)]
+        out: Out = []
+        self._leave_available(agent)
+        agent.version += 1  # a wrap-up ends here
+        self._set_state(agent, AgentState.NOT_READY, now, out, reason=reason)
+        return out
+
+    def resume(self, agent_id: str, now: float) -> Out:
+        agent = self._agents.get(agent_id)
+        if agent is not None and agent.state in (AgentState.RESERVED, AgentState.ON_CALL) and agent.pending_pause:
+            agent.pending_pause = None
+            return []
+        if agent is None or agent.state is not AgentState.NOT_READY:
+            return [self._ignored(now, "resume", agent_id, agent)]
+        out: Out = []
+        agent.misses = 0
+        self._agent_ready(agent, now, out)
+        return out
+
+    def end_wrap_up(self, agent_id: str, now: float) -> Out:
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.state is not AgentState.WRAP_UP:
+            return [self._ignored(now, "end_wrap_up", agent_id, agent)]
+        out: Out = []
+        self._agent_ready(agent, now, out)
+        return out
+
+    def extend_wrap_up(self, agent_id: str, seconds: float, now: float) -> Out:
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.state is not AgentState.WRAP_UP or agent.wrap_up_until is None:
+            return [self._ignored(now, "extend_wrap_up", agent_id, agent)]
+        if not seconds > 0:
+            return [InputIgnored(now, "extend_wrap_up", agent_id, f"seconds={seconds!r} must be > 0")]
+        agent.wrap_up_until += seconds
+        self._arm_agent(agent)
+        return [WrapUpExtended(now, agent_id, agent.wrap_up_until)]
+
+    # ------------------------------------------------------------------ call inputs
+    def call_arrived(self, call: Call, now: float) -> Out:
+        if call.call_id in self._calls:
+            return [InputIgnored(now, "call_arrived", call.call_id, "call already known")]
+        if call.queue not in self._queues:
+            return [InputIgnored(now, "call_arrived", call.call_id, f"unknown queue {call.queue!r}")]
+        self._seq += 1
+        record = CallRecord(call, self._seq, now, call.queue, now)
+        self._calls[call.call_id] = record
+        out: Out = []
+        self._enter_queue(record, call.queue, now, out)
+        return out
+
+    def call_connected(self, call_id: str, now: float) -> Out:
+        """The agent answered (or, for a callback, the customer answered): they talk."""
+        call = self._calls.get(call_id)
+        if call is None or call.phase is not CallPhase.OFFERED or call.agent_id is None:
+            return [self._call_ignored(now, "call_connected", call_id, call)]
+        agent = self._agents[call.agent_id]
+        call.phase = CallPhase.CONNECTED
+        call.version += 1  # the ring timer is over
+        agent.misses = 0
+        today = self._today(now)
+        agent.calls_today = agent.calls_today + 1 if agent.calls_day == today else 1
+        agent.calls_day = today
+        if call.call.customer_id is not None:
+            self._last_agent[call.call.customer_id] = (agent.config.agent_id, now)
+        self._queues[call.queue].rate.answered(now)
+        out: Out = []
+        self._set_state(agent, AgentState.ON_CALL, now, out, call_id=call_id)
+        out.append(CallAnswered(now, call_id, agent.config.agent_id, call.queue, now - call.arrived_at,
+                                callback=call.callback_number is not None))
+        return out
+
+    def call_ended(self, call_id: str, now: float) -> Out:
+        """The conversation is over (either side hung up, or the caller was transferred away)."""
+        call = self._calls.get(call_id)
+        if call is None or call.phase is not CallPhase.CONNECTED or call.agent_id is None:
+            return [self._call_ignored(now, "call_ended", call_id, call)]
+        del self._calls[call_id]
+        agent = self._agents[call.agent_id]
+        wrap_up = self._queues[call.queue].config.wrap_up
+        out: Out = []
+        if wrap_up > 0:
+            agent.wrap_up_until = now + wrap_up
+            self._set_state(agent, AgentState.WRAP_UP, now, out, call_id=call_id, until=agent.wrap_up_until)
+            self._arm_agent(agent)
+        else:
+            self._agent_ready(agent, now, out)
+        return out
+
+    def offer_unanswered(self, call_id: str, now: float) -> Out:
+        """Asterisk reports the agent's leg ended without answer (NOANSWER, BUSY, rejected)."""
+        call = self._calls.get(call_id)
+        if call is None or call.phase is not CallPhase.OFFERED or call.callback_number is not None:
+            return [self._call_ignored(now, "offer_unanswered", call_id, call)]
+        out: Out = []
+        self._ring_no_answer(call, now, out)
+        return out
+
+    def call_abandoned(self, call_id: str, now: float) -> Out:
+        """The caller hung up before talking to an agent (for a callback request: cancelled it).
+
+        After `request_callback` the caller's own hangup is expected: the adapter does not report it.
+        """
+        call = self._calls.get(call_id)
+        if call is None or call.phase is CallPhase.CONNECTED:
+            return [self._call_ignored(now, "call_abandoned", call_id, call)]
+        out: Out = []
+        self._leave_queue(call)
+        del self._calls[call_id]
+        out.append(CallAbandoned(now, call_id, call.queue, now - call.arrived_at, call.agent_id))
+        if call.agent_id is not None:
+            self._agent_ready(self._agents[call.agent_id], now, out)
+        return out
+
+    def request_callback(self, call_id: str, now: float, number: str | None = None) -> Out:
+        """The waiting caller asks to be called back (on `number`, else its calling number)."""
+        call = self._calls.get(call_id)
+        number = number or (call.call.number if call else None)
+        if call is None or call.phase is not CallPhase.WAITING or call.callback_number is not None or not number:
+            return [self._call_ignored(now, "request_callback", call_id, call)]
+        out: Out = []
+        self._make_callback(call, number, now, out)
+        return out
+
+    def callback_failed(self, call_id: str, now: float) -> Out:
+        """The customer did not answer the callback (busy, no answer, failed)."""
+        call = self._calls.get(call_id)
+        if call is None or call.phase is not CallPhase.OFFERED or call.callback_number is None:
+            return [self._call_ignored(now, "callback_failed", call_id, call)]
+        out: Out = []
+        self._callback_failed(call, now, out)
+        return out
+
+    # ------------------------------------------------------------------ time
+    def next_deadline(self) -> float | None:
+        """When `tick` next has something to do (None: nothing is timed)."""
+        return self._timers.earliest(self._is_live)
+
+    def tick(self, now: float) -> Out:
+        """Everything due at or before `now`: ring timeouts, wrap-up ends, relaxation, overflow,
+        max wait, callback retries."""
+        out: Out = []
+        while (due := self._timers.pop_due(now, self._is_live)) is not None:
+            kind, ident = due
+            if kind is TimerKind.AGENT:
+                self._agent_ready(self._agents[ident], now, out)
+                continue
+            call = self._calls[ident]
+            if call.phase is CallPhase.OFFERED:
+                if call.callback_number is None:
+                    self._ring_no_answer(call, now, out)
+                else:
+                    self._callback_failed(call, now, out)
+            elif call.phase is CallPhase.DELAYED:
+                self._enqueue(call, now, out, announce=False)
+            else:
+                self._settle(call, now, out)
+        return out
+
+    # ------------------------------------------------------------------ restart recovery
+    def restore(self, agents: Iterable[RestoredAgent], calls: Iterable[RestoredCall], now: float) -> Out:
+        """Rebuild after a restart, from the database (agents) and the CTI resync (callers, with
+        their original arrival, queue and priority). Ringing and talking callers stay with their
+        agent and are not offered again; waiting callers keep their place. Returns only the routing
+        decisions made once everything is back (waiting callers in service order, each offered once).
+        """
+        if self._agents or self._calls:
+            raise ValueError("restore: the router must be empty")
+        for restored in agents:
+            agent = restored.agent
+            if restored.state not in (AgentState.AVAILABLE, AgentState.NOT_READY):
+                raise ValueError(f"restored agent {agent.agent_id!r} state={restored.state!r}: "
+                                 "AVAILABLE or NOT_READY (calls give RESERVED and ON_CALL)")
+            reason = restored.reason if restored.state is AgentState.NOT_READY else None
+            if restored.state is AgentState.NOT_READY and reason not in self.settings.pause_reasons:
+                raise ValueError(f"restored agent {agent.agent_id!r} reason={reason!r}: not a pause reason")
+            unknown = [q for q in agent.queues if q not in self._queues]
+            if unknown:
+                raise ValueError(f"restored agent {agent.agent_id!r} queues={unknown!r}: unknown queues")
+            record = AgentRecord(agent, restored.state, restored.since, reason=reason,
+                                 available_since=restored.since)
+            self._agents[agent.agent_id] = record
+            for name in agent.queues:
+                self._queues[name].members.add(agent.agent_id)
+        waiting: list[CallRecord] = []
+        for restored_call in sorted(calls, key=lambda c: (c.arrived_at, c.call.call_id)):
+            call_record = self._restore_call(restored_call, now)
+            if call_record.phase is CallPhase.WAITING:
+                waiting.append(call_record)
+        for agent_record in self._agents.values():
+            if agent_record.state is AgentState.AVAILABLE:
+                self._join_free(agent_record, now)
+        out: Out = []
+        for call_record in waiting:
+            queue = self._queues[call_record.queue]
+            queue.add_waiting(call_record.call.call_id, call_record.key, (call_record.stage, call_record.call.skills))
+        for call_record in sorted(waiting, key=self._service_key):
+            self._settle(call_record, now, out)
+        return out
+
+    def _restore_call(self, restored: RestoredCall, now: float) -> CallRecord:
+        call = restored.call
+        if call.queue not in self._queues or call.call_id in self._calls:
+            raise ValueError(f"restored call {call.call_id!r} queue={call.queue!r}: unknown queue or repeated call")
+        self._seq += 1
+        entered = restored.enqueued_at or restored.arrived_at
+        record = CallRecord(call, self._seq, restored.arrived_at, call.queue, entered,
+                            callback_number=restored.callback_number)
+        record.visited.add(call.queue)
+        self._calls[call.call_id] = record
+        if restored.agent_id is None:
+            return record
+        agent = self._agents.get(restored.agent_id)
+        if agent is None or agent.call_id is not None:
+            raise ValueError(f"restored call {call.call_id!r} agent_id={restored.agent_id!r}: "
+                             "agent not restored, or already holding another call")
+        record.agent_id = restored.agent_id
+        record.phase = CallPhase.CONNECTED if restored.answered else CallPhase.OFFERED
+        agent.state = AgentState.ON_CALL if restored.answered else AgentState.RESERVED
+        agent.call_id, agent.since = call.call_id, now
+        if not restored.answered:  # the ring time starts again from the restart
+            record.ring_until = now + self._queues[call.queue].config.ring_timeout
+            self._arm_call(record)
+        return record
+
+    def remember_last_agent(self, customer_id: str, agent_id: str, at: float) -> None:
+        """Seed the customer history for `RoutingPolicy.LAST_AGENT` (from the call records)."""
+        known = self._last_agent.get(customer_id)
+        if known is None or known[1] <= at:
+            self._last_agent[customer_id] = (agent_id, at)
+
+    # ------------------------------------------------------------------ queries
+    def agent_state(self, agent_id: str) -> AgentState:
+        agent = self._agents.get(agent_id)
+        return AgentState.LOGGED_OUT if agent is None else agent.state
+
+    def agent_call(self, agent_id: str) -> str | None:
+        agent = self._agents.get(agent_id)
+        return None if agent is None else agent.call_id
+
+    def call(self, call_id: str) -> CallView | None:
+        c = self._calls.get(call_id)
+        if c is None:
+            return None
+        return CallView(call_id, c.queue, c.call.priority, c.phase, c.agent_id, c.arrived_at, c.stage,
+                        c.callback_number)
+
+    def calls(self) -> list[CallView]:
+        return [view for call_id in self._calls if (view := self.call(call_id)) is not None]
+
+    def call_groups(self, call_id: str) -> Groups:
+        """The skill groups the call accepts now (see `acd.skills`)."""
+        c = self._calls[call_id]
+        return self._queues[c.queue].groups((c.stage, c.call.skills))
+
+    def agents(self) -> dict[str, AgentConfig]:
+        return {agent_id: agent.config for agent_id, agent in self._agents.items()}
+
+    def waiting_calls(self, queue: str) -> list[str]:
+        """The routable callers of `queue` in service order."""
+        return self._queues[queue].waiting_call_ids()
+
+    def free_agents(self, queue: str) -> list[str]:
+        """The available agents of `queue` in the order its policy offers them calls."""
+        return list(self._queues[queue].free_agent_ids())
+
+    def position(self, call_id: str) -> int | None:
+        c = self._calls.get(call_id)
+        return None if c is None else self._queues[c.queue].position(call_id)
+
+    def expected_wait(self, call_id: str, now: float) -> float | None:
+        """Seconds this caller may still wait, from the queue's live answer rate (None: unknown)."""
+        position = self.position(call_id)
+        if position is None:
+            return None
+        return self._queues[self._calls[call_id].queue].rate.expected_wait(position, now)
