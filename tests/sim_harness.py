@@ -14,6 +14,7 @@ the interleaving of two channels' events is timing and varies between recordings
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import defaultdict
@@ -24,6 +25,7 @@ from typing import Any
 from callcenter.asterisk.conf import read_conf
 from callcenter.asterisk.dialplan import parse_dialplan
 from callcenter.simulator.actions import Actions
+from callcenter.simulator.agi import AgiCall, AgiSession, server_closed
 from callcenter.simulator.channels import Channel
 from callcenter.simulator.clock import VirtualClock
 from callcenter.simulator.pbx import Endpoint, Pbx
@@ -47,6 +49,8 @@ EXCLUDED_VARIABLES = {
 # Values that are timing or random in Asterisk: compared as present, not by value.
 MASKED = {("VarSet", v) for v in ("RINGTIME", "RINGTIME_MS", "ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME",
                                     "DIALEDTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS", "BRIDGEPVTCALLID")}
+# Random in Asterisk too: the id pairing an AGI command's start and end (checked apart, in the test).
+RANDOM_HEADERS = {("AGIExecStart", "CommandId"), ("AGIExecEnd", "CommandId")}
 # The dialled leg's state in DialBegin / DialState races with its own Newstate Ringing (another
 # thread): m shows Ringing there, n and t show Down. Compared as present, not by value.
 RACED = {("DialBegin", "DestChannelState"), ("DialBegin", "DestChannelStateDesc"),
@@ -99,10 +103,83 @@ def _is_customer_phone(event: dict[str, Any]) -> bool:
 Packets = list[dict[str, Any]]
 
 
-def run_scenario(trace: Path, second: Path | None = None,
-                 second_answers: Packets | None = None) -> tuple[Packets, Packets]:
+@dataclass
+class AgiLine:
+    at: float  # seconds since the connection was accepted
+    direction: str  # "A>S" Asterisk to server, "S>A" server to Asterisk, "--" the server closes
+    text: str
+
+
+def read_agi_transcript(path: Path) -> list[list[AgiLine]]:
+    """The FastAGI byte transcript: one list of lines per connection."""
+    connections: list[list[AgiLine]] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        if raw.startswith("===== connection"):
+            connections.append([])
+            continue
+        match = re.match(r"^\[\s*(?P<at>[\d.]+)\]\s+(?P<dir>A>S|S>A|--)\s+(?P<bytes>b.*)$", raw)
+        if match is None or not connections:
+            continue
+        data = ast.literal_eval(match["bytes"]).decode("utf-8")
+        if match["dir"] == "--" and "server closes" not in data:
+            continue
+        connections[-1].append(AgiLine(float(match["at"]), match["dir"], data))
+    return connections
+
+
+class ScriptedAgiServer:
+    """Plays the server's side of recorded FastAGI connections, one per AGI() call, reacting to what the
+    simulated Asterisk writes with the recorded gaps; keeps what the simulator wrote, for comparison."""
+
+    def __init__(self, connections: list[list[AgiLine]]) -> None:
+        self.connections = list(connections)
+        self.written: list[list[str]] = []
+
+    def __call__(self, pbx: Pbx, channel: Channel, url: str, args: list[str], call: AgiCall) -> None:
+        script = self.connections.pop(0)
+        written: list[str] = []
+        self.written.append(written)
+        position = 0
+        last_at = 0.0
+
+        def from_pbx(line: str) -> None:
+            nonlocal position, last_at
+            written.append(line)
+            while position < len(script) and script[position].direction == "A>S":
+                last_at = script[position].at
+                position += 1
+                if len(written) >= sum(1 for s in script[:position] if s.direction == "A>S"):
+                    break
+            play()
+
+        def play() -> None:
+            nonlocal position, last_at
+            if position >= len(script) or script[position].direction == "A>S":
+                return
+            item = script[position]
+            position += 1
+            gap, last_at = item.at - last_at, item.at
+
+            def act() -> None:
+                if item.direction == "S>A":
+                    session.command(item.text.rstrip("\n"))
+                    play()
+                else:
+                    server_closed(session, call)
+
+            pbx.clock.call_later(gap, act)
+
+        session = AgiSession(pbx, channel, url, args, from_pbx)
+        call.attach(session)
+        session.begin()
+
+
+def run_scenario(trace: Path, second: Path | None = None, second_answers: Packets | None = None,
+                 agi_written: list[list[str]] | None = None) -> tuple[Packets, Packets]:
     """(recorded packets, simulated packets): events and the responses to the ACD's actions.
 
+    `agi_written`: gets what the simulated Asterisk wrote on each FastAGI connection (a trace with an
+    `.agi-transcript.txt` beside it is replayed against that transcript's server side).
     `second`: a second AMI session recorded beside the trace (t-resync.session2); its actions are put
     at their place on the trace's clock (its login is the trace's second SuccessfulAuth) and the
     simulator's answers to them are appended to `second_answers`.
@@ -119,6 +196,11 @@ def run_scenario(trace: Path, second: Path | None = None,
     clock = VirtualClock()
     start = clock.now()
     pbx = lab_pbx(clock)
+    transcript = trace.with_name(trace.stem + ".agi-transcript.txt")
+    agi_server = ScriptedAgiServer(read_agi_transcript(transcript)) if transcript.exists() else None
+    pbx.agi_connector = agi_server
+    if agi_server is not None and agi_written is not None:
+        agi_server.written = agi_written
     actions = Actions(pbx)
     simulated: list[dict[str, Any]] = []
     made: list[Channel] = []  # every channel the simulator made, in creation order, gone ones included
@@ -192,6 +274,10 @@ def run_scenario(trace: Path, second: Path | None = None,
             pbx.remote_hangup(simulated_channel(record), int(record.get("Cause", "16")))
         elif event == "Newstate" and channel_name.startswith("PJSIP/agent") and record["ChannelState"] == "6":
             pbx.answer(simulated_channel(record))
+        elif event == "DTMFBegin" and channel_name.startswith("PJSIP/pstn-in-"):
+            pbx.dtmf_begin(simulated_channel(record), record["Digit"])
+        elif event == "DTMFEnd" and channel_name.startswith("PJSIP/pstn-in-"):
+            pbx.dtmf_end(simulated_channel(record), record["Digit"], int(record.get("DurationMs", "160")))
         elif event == "Hold" and channel_name.startswith("PJSIP/agent"):
             pbx.hold(simulated_channel(record), record.get("MusicClass", "default"))
         elif event == "Unhold" and channel_name.startswith("PJSIP/agent"):
@@ -248,6 +334,9 @@ def normalise(packets: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         shown = rename(packet)
         if (event, variable) in MASKED:
             shown["Value"] = "<masked>"
+        for random_event, random_header in RANDOM_HEADERS:
+            if event == random_event and random_header in shown:
+                shown[random_header] = "<random>"
         for raced_event, raced_header in RACED:
             if event == raced_event and raced_header in shown:
                 shown[raced_header] = "<raced>"

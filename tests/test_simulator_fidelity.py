@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sim_harness import CONTRACT, normalise, normalise_answers, read_jsonl, run_scenario
+from sim_harness import CONTRACT, normalise, normalise_answers, read_agi_transcript, read_jsonl, run_scenario
 
 SCENARIOS = sorted(p for p in CONTRACT.glob("*.jsonl") if p.name.count(".") == 1)
 
@@ -39,7 +39,7 @@ def test_every_contract_scenario_is_covered() -> None:
     assert [p.stem[0] for p in SCENARIOS] == ["m", "n", "o", "p", "q", "r", "s", "t", "v", "w"]
 
 
-@pytest.mark.parametrize("trace", [p for p in SCENARIOS if not p.name.startswith("s-")], ids=lambda p: p.stem)
+@pytest.mark.parametrize("trace", SCENARIOS, ids=lambda p: p.stem)
 def test_each_channel_sees_what_asterisk_sent(trace: Path) -> None:
     recorded, simulated = run_scenario(trace)
     expected, got = normalise(recorded), normalise(simulated)
@@ -112,3 +112,29 @@ def test_a_restart_tears_every_channel_down_then_says_shutdown() -> None:
     tail = [(e["Event"], e.get("Cause", "")) for e in events[_first(events, Event="SoftHangupRequest", Cause="4"):]]
     assert tail == [("SoftHangupRequest", "4"), ("MusicOnHoldStop", ""), ("SoftHangupRequest", "16"),
                     ("Hangup", "0"), ("Shutdown", "")]
+
+
+def test_the_fastagi_bytes_are_asterisks() -> None:
+    """s: what the simulated Asterisk writes on each FastAGI connection is the transcript's A>S bytes
+    (the environment, the result lines, the late HANGUP), ids aside."""
+    written: list[list[str]] = []
+    _, events = run_scenario(CONTRACT / "s-agi-ivr.jsonl", agi_written=written)
+    recorded = read_agi_transcript(CONTRACT / "s-agi-ivr.agi-transcript.txt")
+    assert len(written) == len(recorded) == 2
+    channels = [e for e in events if e.get("Event") == "Newchannel"]
+    for lines, transcript, channel in zip(written, recorded, channels, strict=True):
+        expected = [line.text for line in transcript if line.direction == "A>S"]
+        ids = {"agi_channel": channel["Channel"], "agi_uniqueid": channel["Uniqueid"]}
+        for name, value in ids.items():
+            expected = [f"{name}: {value}\n" if line.startswith(f"{name}: ") else line for line in expected]
+        threadid = [line for line in lines if line.startswith("agi_threadid: ")]
+        assert len(threadid) == 1 and threadid[0].removeprefix("agi_threadid: ").strip().isdigit()
+        expected = [threadid[0] if line.startswith("agi_threadid: ") else line for line in expected]
+        assert lines == expected
+
+
+def test_each_agi_command_has_one_start_and_one_end_with_the_same_id() -> None:
+    _, events = run_scenario(CONTRACT / "s-agi-ivr.jsonl")
+    starts = [e["CommandId"] for e in events if e.get("Event") == "AGIExecStart"]
+    ends = [e["CommandId"] for e in events if e.get("Event") == "AGIExecEnd"]
+    assert starts == ends and len(set(starts)) == len(starts) == 10

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 from callcenter.asterisk.expressions import is_true, split_args, split_condition, substitute
 from callcenter.simulator.channels import STATE_DOWN, STATE_RINGING, STATE_UP, Bridge, Channel
 from callcenter.simulator.clock import Timer
+from callcenter.simulator.prompts import prompt_seconds
 
 if TYPE_CHECKING:
+    from callcenter.simulator.agi import AgiSession
     from callcenter.simulator.pbx import Pbx
 
 log = logging.getLogger(__name__)
 
 ANSWER_DELAY = 0.02  # Answer() returns after Asterisk's short answer delay (traces: ~20 ms)
-DEFAULT_PROMPT_SECONDS = 1.0
-PROMPT_SECONDS = {"vm-goodbye": 0.86, "hello-world": 1.40, "beep": 0.25}  # measured in the traces
 DIAL_VARIABLES = ("DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME", "ANSWEREDTIME_MS",
                   "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS", "PROGRESSTIME", "PROGRESSTIME_MS")
 DIAL_BRIDGE_PEER_ROUNDS = 3  # BRIDGEPEER is set again at each technology change (m, n, t, w)
@@ -75,6 +75,37 @@ class InBridge(Running):
     def __init__(self, channel: Channel, kind: str, after: tuple[str, str, int] | None) -> None:
         super().__init__(channel, kind)
         self.after = after
+
+
+class AgiRunning(Running):
+    """AGI() on a channel: the conversation with the FastAGI server; the channel waits for it to end."""
+
+    def __init__(self, channel: Channel, runner: DialplanRunner) -> None:
+        super().__init__(channel, "agi")
+        self.runner = runner
+        self.session: AgiSession | None = None
+        self.caller_gone = False
+        self.finished = False
+
+    def attach(self, session: AgiSession) -> None:
+        self.session = session
+        if self.caller_gone:
+            session.caller_hung_up()
+
+    def done(self, status: str) -> None:
+        if not self.finished:
+            self.finished = True
+            self.runner.agi_done(self, status)
+
+    def caller_hung_up(self) -> None:
+        self.caller_gone = True
+        if self.session is not None:
+            self.session.caller_hung_up()
+
+    def stop_for_hangup(self) -> None:
+        self.finished = True
+        if self.session is not None:
+            self.session.server_closed()
 
 
 class DialplanRunner:
@@ -220,7 +251,7 @@ class DialplanRunner:
 
     def _playback(self, channel: Channel, data: str) -> bool:
         files = split_args(data)[0].split("&")
-        seconds = sum(PROMPT_SECONDS.get(f.strip(), DEFAULT_PROMPT_SECONDS) for f in files)
+        seconds = sum(prompt_seconds(f) for f in files)
 
         def played() -> None:
             channel.running = None
@@ -252,10 +283,29 @@ class DialplanRunner:
         return False
 
     def _agi(self, channel: Channel, data: str) -> bool:
-        # No FastAGI server answers in the simulator yet: Asterisk then sends no AGI events at all, only
-        # AGISTATUS=FAILURE, and the dialplan goes on (app-queue README).
-        self.pbx.var_set(channel, "AGISTATUS", "FAILURE")
-        return True
+        url, *args = split_args(data)
+        if self.pbx.agi_connector is None:
+            # nobody to talk to: Asterisk sends no AGI events then, only AGISTATUS=FAILURE (app-queue README)
+            self.pbx.var_set(channel, "AGISTATUS", "FAILURE")
+            return True
+        running = AgiRunning(channel, self)
+        channel.running = running
+        self.pbx.agi_connector(self.pbx, channel, url.strip(), args, running)
+        return False
+
+    def agi_done(self, running: AgiRunning, status: str) -> None:
+        """s: after the server closes, AGISTATUS; a caller who hung up meanwhile is ended only now."""
+        channel = running.channel
+        if channel.gone or channel.running is not running:
+            return
+        channel.running = None
+        if status == "HANGUP" or running.caller_gone:
+            self.pbx.var_set(channel, "AGISTATUS", "HANGUP")
+            self._end_of_dialplan(channel)
+            return
+        self.pbx.var_set(channel, "AGISTATUS", status)
+        channel.priority += 1
+        self.run(channel)
 
     # ---- Dial ----------------------------------------------------------------------------------------
     def _dial(self, channel: Channel, data: str) -> bool:
@@ -350,6 +400,11 @@ class DialplanRunner:
             channel.priority += 1
             self.run(channel)
 
+    def digit(self, channel: Channel, digit: str) -> None:
+        running = channel.running
+        if isinstance(running, AgiRunning) and running.session is not None:
+            running.session.dtmf(digit)
+
     # ---- Redirect ------------------------------------------------------------------------------------
     def redirect(self, channel: Channel, context: str, exten: str, priority: int) -> None:
         running = channel.running
@@ -397,7 +452,9 @@ class DialplanRunner:
     def far_end_gone(self, channel: Channel, cause: int) -> None:
         """The phone or the trunk hung up (HangupRequest already sent)."""
         running = channel.running
-        if isinstance(running, Dial) and running.bridged and running.leg is not None:
+        if isinstance(running, AgiRunning):
+            running.caller_hung_up()  # s: the channel lives on until the FastAGI server closes
+        elif isinstance(running, Dial) and running.bridged and running.leg is not None:
             self._caller_left_dial_bridge(channel, running)
         elif isinstance(running, InBridge) and running.kind == "dialled":
             self._agent_left_dial_bridge(channel)

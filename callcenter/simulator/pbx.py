@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from callcenter.asterisk.dialplan import Dialplan
 from callcenter.simulator.channels import (
@@ -31,6 +31,9 @@ from callcenter.simulator.channels import (
     Event,
 )
 from callcenter.simulator.clock import Scheduler, Timer
+
+if TYPE_CHECKING:
+    from callcenter.simulator.agi import AgiConnector
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,7 @@ class Pbx:
         self.bridges: dict[str, Bridge] = {}
         self.listeners: list[Listener] = []
         self.runner = DialplanRunner(self)
+        self.agi_connector: AgiConnector | None = None  # None: no FastAGI server (AGISTATUS=FAILURE)
         self.booted_at = scheduler.now()
         self._channel_numbers = itertools.count()
         self._uniqueid_numbers = itertools.count()
@@ -164,6 +168,16 @@ class Pbx:
         self.set_state(channel, STATE_UP)
         if dialling.on_answer is not None:
             dialling.on_answer()
+
+    def dtmf_begin(self, channel: Channel, digit: str) -> None:
+        """The caller starts pressing a key (RFC 4733): s shows Begin, then End ~100 ms later."""
+        self.channel_event("DTMFBegin", channel, "dtmf,all", Digit=digit, Direction="Received")
+
+    def dtmf_end(self, channel: Channel, digit: str, duration_ms: int = 160) -> None:
+        """The key is released: the digit reaches whatever listens (an AGI GET DATA)."""
+        self.channel_event("DTMFEnd", channel, "dtmf,all", Digit=digit, DurationMs=str(duration_ms),
+                           Direction="Received")
+        self.runner.digit(channel, digit)
 
     def hold(self, channel: Channel, music_class: str = "default") -> None:
         """The phone put the call on hold (re-INVITE sendonly), w: Hold, BRIDGEPEER set again, then

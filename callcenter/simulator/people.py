@@ -12,6 +12,7 @@ from the agent page (`ManualPhone.answer`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -48,7 +49,7 @@ class CallerBehaviour:
     calls_per_minute: float
     patience: Span = Span(30.0, 180.0)  # hangs up if not with an agent by then
     talk: Span = Span(20.0, 200.0)  # hangs up this long after reaching an agent
-    digits: str = ""  # what the caller presses in the IVR, when there is one
+    digits: str = ""  # what the caller presses in the IVR: one comma-separated group per question asked
     numbers: tuple[str, ...] = ()  # calling numbers to draw from; empty: random 555 numbers
     names: tuple[str, ...] = ()
 
@@ -119,11 +120,18 @@ class ManualPhone:
         return True
 
 
+FIRST_KEY_AFTER = 0.7  # seconds from a question to the first key (s: 0.7 s into GET DATA)
+KEY_GAP = 0.35  # between keys (s: 350 ms)
+KEY_PRESS = 0.1  # DTMFBegin to DTMFEnd (s: 100 ms)
+QUESTIONS = ("GET DATA", "WAIT FOR DIGIT")  # AGI commands that wait for the caller's keys
+
+
 class _Caller:
     def __init__(self, people: People, channel: Channel, behaviour: CallerBehaviour) -> None:
         self.people = people
         self.channel = channel
         self.behaviour = behaviour
+        self.answers = [group for group in behaviour.digits.split(",") if group]
         self.connected = False
         pbx = people.pbx
         self.timer: Timer | None = pbx.clock.call_later(behaviour.patience.draw(people.rng), self._give_up)
@@ -136,7 +144,9 @@ class _Caller:
 
     def event(self, event: Event) -> None:
         name = event.get("Event")
-        if name == "BridgeEnter" and not self.connected:
+        if name == "AGIExecStart" and event.get("Command", "").upper().startswith(QUESTIONS) and self.answers:
+            self._press(self.answers.pop(0))
+        elif name == "BridgeEnter" and not self.connected:
             self.connected = True
             self.people.stats.calls_connected += 1
             if self.timer is not None:
@@ -154,6 +164,17 @@ class _Caller:
             if self.timer is not None:
                 self.timer.cancel()
             self.people.callers.pop(self.channel.uniqueid, None)
+
+    def _press(self, keys: str) -> None:
+        pbx = self.people.pbx
+        for n, key in enumerate(keys):
+            at = FIRST_KEY_AFTER + n * KEY_GAP
+            pbx.clock.call_later(at, functools.partial(self._key, pbx.dtmf_begin, key))
+            pbx.clock.call_later(at + KEY_PRESS, functools.partial(self._key, pbx.dtmf_end, key))
+
+    def _key(self, press: Callable[[Channel, str], None], key: str) -> None:
+        if not self.channel.gone:
+            press(self.channel, key)
 
     def _hang_up(self) -> None:
         self.timer = None

@@ -76,7 +76,7 @@ class TrafficModel(_Strict):
     calls_per_minute: float = Field(ge=0, le=60_000)
     patience: SpanModel = SpanModel(low=30.0, high=180.0)
     talk: SpanModel = SpanModel(low=20.0, high=200.0)
-    digits: str = Field("", pattern=r"^[0-9*#]*$")
+    digits: str = Field("", pattern=r"^[0-9*#,]*$")  # one comma-separated group per IVR question
     numbers: list[str] = []
     names: list[str] = []
 
