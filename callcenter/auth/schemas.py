@@ -3,16 +3,22 @@ must not be ignored silently); lengths are bounded before any work is done."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from callcenter.auth.models import ENDPOINT_MAX, LOGIN_MAX, NAME_MAX
 from callcenter.auth.service import PASSWORD_MAX, Role
+from callcenter.validation import reject_nul
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
 
 
 Password = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]

@@ -64,6 +64,8 @@ def parse_csv(data: bytes) -> tuple[list[CsvRow], list[Rejected]]:
     except UnicodeDecodeError as exc:
         raise CsvError(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                        "save it as 'CSV UTF-8'") from None
+    if "\x00" in text:
+        raise CsvError(f"the file contains a NUL character (offset {text.index(chr(0))}): it is not a CSV text file")
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if ";" in first_line and "," not in first_line else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)

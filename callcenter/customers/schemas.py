@@ -6,9 +6,9 @@ Unknown fields are refused, text is stripped and bounded, phone numbers must nor
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callcenter.customers.models import (
     ADDRESS_MAX,
@@ -22,6 +22,7 @@ from callcenter.customers.models import (
     TITLE_MAX,
 )
 from callcenter.customers.phones import normalise
+from callcenter.validation import reject_nul
 
 PHONES_MAX = 10
 
@@ -33,6 +34,11 @@ class TicketStatus(StrEnum):
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return reject_nul(data)
 
 
 def _phone_number(number: str) -> str:

@@ -227,7 +227,7 @@ class CustomerService:
                      .where(PhoneRow.normalized.in_(unique[start:start + _IN_CHUNK])))
             if other_than is not None:
                 query = query.where(CustomerRow.id != other_than)
-            owners.update((await session.execute(query)).tuples())
+            owners.update({row[0]: row[1] for row in await session.execute(query)})
         return owners
 
     async def update(self, customer_id: int, patch: CustomerPatchIn) -> Customer:
