@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -374,5 +374,3 @@ def _check_endpoint(role: Role, endpoint: str | None) -> None:
         # an agent's calls, pops and recordings are found by endpoint: without one they would see none
         raise BadUser("an agent needs an endpoint (the PJSIP endpoint of their phone, e.g. agent1001)")
 
-
-ALL_ROLES: Sequence[Role] = tuple(Role)
