@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from argon2 import PasswordHasher
 
 from callcenter.api import create_app
+from callcenter.auth.service import AuthService, Clock, utc_now
 from callcenter.bus import EventBus
+from callcenter.customers.service import CustomerService
 from callcenter.db.cdr import calls_between
 from callcenter.db.engine import create_sessionmaker
 from callcenter.migrations import migrate
@@ -35,7 +38,10 @@ HISTORY_QUEUE = 100_000
 
 
 class CallCenter:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now,
+                 password_hasher: PasswordHasher | None = None) -> None:
+        """`clock` is the wall clock of sign-in and customer data (tests step it; the tracker runs on
+        the event times it is fed); `password_hasher` defaults to argon2id with RFC 9106 parameters."""
         self.settings = settings
         self.bus: EventBus[DomainEvent] = EventBus()
         self.tracker = Tracker(settings.tracker_config())
@@ -53,6 +59,8 @@ class CallCenter:
         self.engine, self.sessions = create_sessionmaker(settings.database.url)
         self.cdr = CdrWriter(self.sessions)
         self.queue_log = QueueLogWriter(self.sessions, Path(settings.records.queue_log_path))
+        self.auth = AuthService(self.sessions, settings.auth, clock=clock, hasher=password_hasher)
+        self.customers = CustomerService(self.sessions, clock=clock)
         self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
         self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
         self._server: uvicorn.Server | None = None

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from callcenter.settings import Settings, SettingsError, load_settings, mask_url, settings_path
 
@@ -113,6 +115,102 @@ def _config(parser: argparse.ArgumentParser) -> None:
         return 0
 
     parser.set_defaults(run=run)
+
+
+@command("user", "add or list the users who sign in (agents, supervisors, admins)")
+def _user(parser: argparse.ArgumentParser) -> None:
+    from callcenter.auth.service import Role
+
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add a user; the password is asked for (or read from stdin)")
+    add.add_argument("login", help="login name: a-z 0-9 . _ @ -")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--endpoint", help="the agent's PJSIP endpoint, e.g. agent1001 (required for agents)")
+    add.add_argument("--name", help="display name (default: the login name)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    add.set_defaults(run=lambda args: _database_command("user add", args, _user_add))
+    listing = actions.add_parser("list", help="list the users")
+    listing.set_defaults(run=lambda args: _database_command("user list", args, _user_list))
+
+
+@command("customers", "customer records: import a CSV file")
+def _customers(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    importing = actions.add_parser("import", help="import customers from a CSV file (UTF-8, with a header row)")
+    importing.add_argument("file", type=Path)
+    importing.add_argument("--upsert", action="store_true", help="a known reference updates that customer")
+    importing.set_defaults(run=lambda args: _database_command("customers import", args, _customers_import))
+
+
+async def _user_add(args: argparse.Namespace, settings: Settings, sessions: Any) -> int:
+    from callcenter.auth.service import AuthService, Role
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.login}: ")
+        if getpass.getpass("again: ") != password:
+            return _fail("user add", "the passwords differ", EXIT_USAGE)
+    auth = AuthService(sessions, settings.auth)
+    user = await auth.create_user(args.login, args.name or args.login, Role(args.role), password,
+                                  endpoint=args.endpoint)
+    print(f"user {user.login} ({user.role.value}{', ' + user.endpoint if user.endpoint else ''}) added")
+    return 0
+
+
+async def _user_list(_args: argparse.Namespace, settings: Settings, sessions: Any) -> int:
+    from callcenter.auth.service import AuthService
+
+    for user in await AuthService(sessions, settings.auth).users():
+        state = "disabled" if user.disabled else "enabled"
+        print(f"{user.login}\t{user.role.value}\t{user.endpoint or '-'}\t{state}\t{user.display_name}")
+    return 0
+
+
+async def _customers_import(args: argparse.Namespace, _settings: Settings, sessions: Any) -> int:
+    from callcenter.customers.importer import parse_csv
+    from callcenter.customers.service import CustomerService
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        return _fail("customers import", f"{args.file}: {exc.strerror or exc}", EXIT_USAGE)
+    report = await CustomerService(sessions).import_rows(*parse_csv(data), upsert=args.upsert)
+    print(f"{args.file}: {report.created} created, {report.updated} updated, {len(report.rejected)} rejected")
+    for rejected in report.rejected:
+        print(f"row {rejected.row} ({rejected.reference or 'no reference'}): {rejected.reason}")
+    return 1 if report.rejected else 0  # the good rows are in; a script still learns that some were not
+
+
+DatabaseCommand = Callable[[argparse.Namespace, Settings, Any], Coroutine[Any, Any, int]]
+
+
+def _database_command(name: str, args: argparse.Namespace, body: DatabaseCommand) -> int:
+    """Run `body` on a migrated database; a refused input or an unreachable database ends in one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from callcenter.db.engine import create_sessionmaker
+    from callcenter.errors import ServiceError
+    from callcenter.migrations import migrate
+
+    settings = _settings(args)
+    url = settings.database.url
+
+    async def run() -> int:
+        await migrate(url)
+        engine, sessions = create_sessionmaker(url)
+        try:
+            return await body(args, settings, sessions)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as exc:
+        return _fail(name, exc.message, EXIT_USAGE)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return _fail(name, f"{mask_url(url)}: {type(exc).__name__}: {reason}", EXIT_FAILURE)
 
 
 def _fail(name: str, message: str, code: int) -> int:

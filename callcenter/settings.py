@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -124,6 +124,28 @@ class TrackerSettings(_Section):
     caller_contexts: list[str] = sorted(_TRACKER_DEFAULTS.caller_contexts)
 
 
+class AuthSettings(_Section):
+    """Sign-in: session lifetimes, the session cookie, the login rate limit, the password policy."""
+
+    session_idle_seconds: int = Field(1800, gt=0)       # signed out after this long without a request
+    session_max_seconds: int = Field(43200, gt=0)       # and after this long in any case (12 h: one shift)
+    # auto: the cookie is Secure when the request came over https (directly or from a trusted proxy)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    login_failures_per_name: int = Field(5, ge=1)       # failed sign-ins of one login name in the window
+    login_failures_per_ip: int = Field(20, ge=1)        # failed sign-ins from one address in the window
+    login_window_seconds: int = Field(300, gt=0)
+    password_min_length: int = Field(10, ge=8, le=128)
+
+    @model_validator(mode="after")
+    def _idle_within_max(self) -> AuthSettings:
+        if self.session_idle_seconds > self.session_max_seconds:
+            raise ValueError(
+                f"session_idle_seconds ({self.session_idle_seconds}) is longer than "
+                f"session_max_seconds ({self.session_max_seconds})"
+            )
+        return self
+
+
 class Settings(_Section):
     ami: AmiSettings = AmiSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -133,6 +155,7 @@ class Settings(_Section):
     pbx: PbxSettings = PbxSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     tracker: TrackerSettings = TrackerSettings()
+    auth: AuthSettings = AuthSettings()
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(
@@ -235,9 +258,12 @@ def describe_errors(exc: ValidationError, path: Path, origins: Mapping[tuple[str
         if error["type"] == "extra_forbidden":
             lines.append(f"{origin}: {dotted}: unknown setting")
             continue
-        value = _shown_value(keys, _value_at(data, keys))
+        raw = _value_at(data, keys)
         reason = "is not a mapping of settings" if error["type"] == "model_type" else _reason(error["msg"])
-        lines.append(f"{origin}: {dotted}: {value} {reason}")
+        if isinstance(raw, dict) and error["type"] == "value_error":
+            lines.append(f"{origin}: {dotted}: {reason}")  # a rule across keys: the reason names them
+            continue
+        lines.append(f"{origin}: {dotted}: {_shown_value(keys, raw)} {reason}")
     return "\n".join(lines)
 
 

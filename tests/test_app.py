@@ -1,5 +1,6 @@
 """The whole server in one process: settings -> CallCenter (AMI, tracker, bus, history, HTTP API)
-against the fake AMI, with SQLite. Scenario: attach during t-resync, the rest of the trace live."""
+against the fake AMI, with SQLite. Scenario: attach during t-resync, the rest of the trace live, read by
+a signed-in supervisor."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fake_ami import FakeAmi
 from trace_support import TRACES
 
 from callcenter.app import CallCenter
+from callcenter.auth.service import Role
 from callcenter.settings import load_settings
 from cti.trace import read_trace
 
@@ -63,6 +65,11 @@ async def test_server_end_to_end(tmp_path: Path) -> None:
                     assert not server.done(), server.exception()
                     await asyncio.sleep(0.02)
                 assert (await http.get("/api/health")).json() == {"status": "ok"}
+                for path in ("/api/status", "/api/calls/live", "/api/calls"):  # only the probes are open
+                    assert (await http.get(path)).status_code == 401
+                await center.auth.create_user("sue", "Sue", Role.SUPERVISOR, "supervisor's password")
+                login = await http.post("/api/auth/login", json={"login": "sue", "password": "supervisor's password"})
+                assert login.status_code == 200 and "cc_session" in http.cookies
 
                 live = (await http.get("/api/calls/live")).json()
                 assert [(c["caller"], c["state"], c["agents"]) for c in live] == [

@@ -34,6 +34,10 @@ def test_defaults() -> None:
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8080)
     assert settings.records.queue_log_path == Path("var/queue_log")
     assert (settings.log.level, settings.pbx.mode) == ("INFO", "asterisk")
+    auth = settings.auth
+    assert (auth.session_idle_seconds, auth.session_max_seconds, auth.cookie_secure) == (1800, 43200, "auto")
+    assert (auth.login_failures_per_name, auth.login_failures_per_ip, auth.login_window_seconds) == (5, 20, 300)
+    assert auth.password_min_length == 10
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -85,6 +89,12 @@ def test_secrets_never_show(tmp_path: Path) -> None:
         ("ami:\n  port: [1,\n", {}, "callcenter.yaml: line 3, column 1: not valid YAML"),
         ("ami:\n\tport: 1\n", {}, "callcenter.yaml: line 2, column 1: not valid YAML"),
         ("- a\n- b\n", {}, "the top level must be a mapping of sections"),
+        ("auth:\n  session_idle_seconds: 50000\n", {},
+         "callcenter.yaml: auth: session_idle_seconds (50000) is longer than session_max_seconds (43200)"),
+        ("auth:\n  cookie_secure: yes\n", {}, "auth.cookie_secure: True should be 'auto', 'always' or 'never'"),
+        ("", {"CALLCENTER__AUTH__PASSWORD_MIN_LENGTH": "4"},
+         "CALLCENTER__AUTH__PASSWORD_MIN_LENGTH: auth.password_min_length: '4' should be greater than or equal to 8"),
+        ("auth:\n  login_window_seconds: 0\n", {}, "auth.login_window_seconds: 0 should be greater than 0"),
     ],
 )
 def test_bad_settings_say_where_and_what(tmp_path: Path, text: str, environ: dict[str, str],
