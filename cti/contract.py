@@ -18,6 +18,7 @@ VAR_QUEUE = "CC_QUEUE"    # queue chosen by the IVR (or the default)
 VAR_STATE = "CC_STATE"    # waiting / connecting / postcall
 VAR_DNIS = "CC_DNIS"
 VAR_AGENT = "CC_AGENT"    # agent endpoint being connected
+VAR_RING_TIMEOUT = "CC_RING_TIMEOUT"  # seconds an agent's phone rings before ring-no-answer (set by the ACD)
 
 STATE_WAITING = "waiting"
 STATE_CONNECTING = "connecting"

@@ -1,0 +1,271 @@
+"""The ACD at work: the tracker's domain events in, the router's decisions carried out on Asterisk.
+
+`acd.Router` is pure; this adapter feeds it (tracker events, agents' state requests, its own timers)
+and carries out what it decides, per the Asterisk contract (ARCHITECTURE.md): a caller offered to an
+agent is redirected into the connect context, which rings the agent for the ring timeout and brings
+the caller back to waiting on no answer; the tracker then reports the answer or the miss, which go
+back into the router.
+
+Every event the router emits is published (`publish`) for dashboards, the queue log and the agent
+state history; the router never waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from acd.events import (
+    AcdEvent,
+    CallAbandoned,
+    CallbackDialled,
+    CallExited,
+    CallOffered,
+    InputIgnored,
+)
+from acd.model import AgentState, Call, RestoredAgent, RestoredCall
+from acd.router import Router
+from acd.state import CallPhase
+from callcenter.routing.config import RING_BACKSTOP, AcdConfig
+from cti import contract
+from cti.events import (
+    AgentDisconnected,
+    CallConnected,
+    CallEnded,
+    CallQueued,
+    CallStarted,
+    DomainEvent,
+    OfferUnanswered,
+    PbxShutdown,
+)
+from cti.events import (
+    CallAbandoned as TrackerCallAbandoned,
+)
+from cti.records import LiveCall
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[Mapping[str, str]], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass
+class RoutingStats:
+    decisions: int = 0
+    offers: int = 0
+    actions_failed: int = 0
+    ignored: int = 0
+    unknown_queue: int = 0
+    last_failure: str | None = None
+
+
+@dataclass
+class _Caller:
+    channel: str
+    number: str | None
+    queue: str | None = None
+
+
+@dataclass
+class RoutingService:
+    config: AcdConfig
+    send: Send  # an AMI action, answered (AmiConnection.send)
+    clock: Callable[[], float]  # the tracker's clock (PBX time in a sped-up demo)
+    publish: Callable[[list[AcdEvent]], None] = lambda events: None
+    speed: float = 1.0  # clock seconds per real second
+    router: Router = field(init=False)
+    stats: RoutingStats = field(default_factory=RoutingStats)
+
+    def __post_init__(self) -> None:
+        self.router = Router(self.config.settings)
+        self._callers: dict[str, _Caller] = {}
+        self._wake = asyncio.Event()
+        self._restored = False
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # ---- agents --------------------------------------------------------------------------------------
+    def log_in(self, agent_id: str, *, reason: str | None = None) -> list[AcdEvent]:
+        agent = self.config.agents.get(agent_id)
+        if agent is None:
+            return [InputIgnored(self.clock(), "log_in", agent_id, "no such agent in the ACD configuration")]
+        return self._apply(self.router.log_in(agent, self.clock(), reason=reason))
+
+    def log_out(self, agent_id: str) -> list[AcdEvent]:
+        return self._apply(self.router.log_out(agent_id, self.clock()))
+
+    def pause(self, agent_id: str, reason: str) -> list[AcdEvent]:
+        return self._apply(self.router.pause(agent_id, reason, self.clock()))
+
+    def resume(self, agent_id: str) -> list[AcdEvent]:
+        return self._apply(self.router.resume(agent_id, self.clock()))
+
+    def end_wrap_up(self, agent_id: str) -> list[AcdEvent]:
+        return self._apply(self.router.end_wrap_up(agent_id, self.clock()))
+
+    def extend_wrap_up(self, agent_id: str, seconds: float) -> list[AcdEvent]:
+        return self._apply(self.router.extend_wrap_up(agent_id, seconds, self.clock()))
+
+    def agent_states(self) -> dict[str, AgentState]:
+        return {agent_id: self.router.agent_state(agent_id) for agent_id in self.config.agents}
+
+    # ---- the tracker's events (a bus subscriber) -----------------------------------------------------
+    async def __call__(self, event: DomainEvent) -> None:
+        self.handle(event)
+
+    def handle(self, event: DomainEvent) -> list[AcdEvent]:
+        now = self.clock()
+        if isinstance(event, CallStarted):
+            self._callers[event.call_id] = _Caller(event.channel, event.caller)
+            return []
+        if isinstance(event, CallQueued):
+            return self._apply(self._arrived(event.call_id, event.queue, now))
+        if isinstance(event, OfferUnanswered):
+            return self._apply(self.router.offer_unanswered(event.call_id, now))
+        if isinstance(event, CallConnected):
+            return self._apply(self.router.call_connected(event.call_id, now))
+        if isinstance(event, AgentDisconnected):
+            return self._apply(self.router.call_ended(event.call_id, now))
+        if isinstance(event, TrackerCallAbandoned):
+            return self._apply(self._gone(event.call_id, now))
+        if isinstance(event, CallEnded):
+            out = self._gone(event.record.call_id, now)
+            self._callers.pop(event.record.call_id, None)
+            return self._apply(out)
+        if isinstance(event, PbxShutdown):
+            ended: list[AcdEvent] = []
+            for call_id in list(self._callers):
+                ended += self._gone(call_id, now)
+            self._callers.clear()
+            return self._apply(ended)
+        return []
+
+    def _arrived(self, call_id: str, queue: str | None, now: float) -> list[AcdEvent]:
+        caller = self._callers.get(call_id)
+        if caller is None:
+            return [InputIgnored(now, "call_arrived", call_id, "queued before it was seen starting")]
+        if self.router.call(call_id) is not None:
+            return []  # back in the waiting room after a miss: the router already kept its place
+        name = queue if queue in self.config.queue_names else None
+        if name is None:
+            self.stats.unknown_queue += 1
+            log.warning("call %s asks for queue %r, which is not configured: it waits in %r", call_id, queue,
+                        self.config.default_queue)
+            name = self.config.default_queue
+        caller.queue = name
+        return self.router.call_arrived(Call(call_id, name, number=caller.number), now)
+
+    def _gone(self, call_id: str, now: float) -> list[AcdEvent]:
+        view = self.router.call(call_id)
+        if view is None:
+            return []
+        if view.phase == CallPhase.CONNECTED:
+            return self.router.call_ended(call_id, now)
+        return self.router.call_abandoned(call_id, now)
+
+    # ---- restart recovery ----------------------------------------------------------------------------
+    def restore(self, live: list[LiveCall], now: float) -> list[AcdEvent]:
+        """After the first resync: callers already waiting keep their place, agents on calls stay busy.
+
+        The auto-login agents are logged in first, as they were before the restart."""
+        if self._restored:
+            return []
+        self._restored = True
+        calls = []
+        for call in live:
+            caller = self._callers.get(call.call_id)
+            if caller is None or call.state not in ("waiting", "talking", "held"):
+                continue
+            queue = call.queue if call.queue in self.config.queue_names else self.config.default_queue
+            caller.queue = queue
+            agent = next((a for a in call.agents if a in self.config.agents), None)
+            calls.append(RestoredCall(Call(call.call_id, queue, number=caller.number), call.started_at,
+                                      agent_id=agent if call.state != "waiting" else None,
+                                      answered=call.state != "waiting" and agent is not None))
+        agents = [RestoredAgent(self.config.agents[a], since=now) for a in self.config.auto_login]
+        return self._apply(self.router.restore(agents, calls, now))
+
+    # ---- decisions -----------------------------------------------------------------------------------
+    def _apply(self, out: list[AcdEvent]) -> list[AcdEvent]:
+        for event in out:
+            if isinstance(event, InputIgnored):
+                self.stats.ignored += 1
+                log.info("ACD ignored %s for %s: %s", event.input, event.subject, event.reason)
+            elif isinstance(event, CallOffered):
+                self.stats.offers += 1
+                self._carry_out(self._offer(event))
+            elif isinstance(event, CallExited):
+                self._carry_out(self._exit(event))
+            elif isinstance(event, CallbackDialled):
+                log.warning("ACD callback for %s to %s: outbound dialling is not wired yet", event.call_id,
+                            event.number)
+            elif isinstance(event, CallAbandoned) and event.agent_id is not None:
+                pass  # Dial() in the connect context stops ringing the agent when the caller hangs up
+        self.stats.decisions += len(out)
+        if out:
+            self.publish(out)
+            self._wake.set()
+        return out
+
+    def _carry_out(self, action: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(action)
+        self._pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.stats.actions_failed += 1
+            log.error("ACD action failed", exc_info=task.exception())
+
+    async def _offer(self, offer: CallOffered) -> None:
+        """Ring the agent: the caller goes to the connect context with the agent's endpoint as extension."""
+        caller = self._callers.get(offer.call_id)
+        if caller is None:
+            return
+        ring = max(1, round(offer.ring_until - offer.at - RING_BACKSTOP))
+        await self._action({"Action": "Setvar", "Channel": caller.channel, "Variable": contract.VAR_RING_TIMEOUT,
+                            "Value": str(ring)})
+        reply = await self._action({"Action": "Redirect", "Channel": caller.channel,
+                                    "Context": contract.CONNECT_CONTEXT, "Exten": offer.agent_id, "Priority": "1"})
+        if reply is not None and reply.get("Response") != "Success":
+            # the caller is gone (its hangup is on its way to us) or the channel cannot move: not answered
+            self._apply(self.router.offer_unanswered(offer.call_id, self.clock()))
+
+    async def _exit(self, exit_: CallExited) -> None:
+        caller = self._callers.get(exit_.call_id)
+        if caller is None:
+            return
+        log.info("call %s leaves queue %s (%s): %s", exit_.call_id, exit_.queue, exit_.reason.value,
+                 exit_.action.value)
+        await self._action({"Action": "Hangup", "Channel": caller.channel, "Cause": "16"})
+
+    async def _action(self, action: Mapping[str, str]) -> Mapping[str, Any] | None:
+        try:
+            return await self.send(action)
+        except Exception as exc:  # AMI down or slow: the resync after reconnect puts things right
+            self.stats.actions_failed += 1
+            self.stats.last_failure = f"{action.get('Action')}: {exc}"
+            log.warning("ACD: %s failed: %s", action.get("Action"), exc)
+            return None
+
+    # ---- timers --------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """The router's timers: sleep until its next deadline (or an input changed it), then tick."""
+        try:
+            await self._timers()
+        finally:
+            for task in list(self._pending):
+                task.cancel()
+
+    async def _timers(self) -> None:
+        while True:
+            deadline = self.router.next_deadline()
+            self._wake.clear()
+            delay = None if deadline is None else max(deadline - self.clock(), 0.0) / self.speed
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                self._apply(self.router.tick(self.clock()))
+
