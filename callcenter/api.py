@@ -18,6 +18,7 @@ from callcenter.auth.page import CONTENT_SECURITY_POLICY, LOGIN_PAGE
 from callcenter.auth.service import Role, SignedIn
 from callcenter.customers.http import customer_routes
 from callcenter.errors import ServiceError
+from callcenter.routing.http import routing_routes
 
 if TYPE_CHECKING:
     from callcenter.app import CallCenter
@@ -35,6 +36,7 @@ def create_app(center: "CallCenter") -> FastAPI:
     app.include_router(auth_routes(center.auth, guard))
     app.include_router(user_routes(center.auth, guard))
     app.include_router(customer_routes(center.customers, guard))
+    app.include_router(routing_routes(center.routing, guard))
 
     @app.get("/login", include_in_schema=False)
     async def login_page() -> HTMLResponse:
@@ -55,8 +57,9 @@ def create_app(center: "CallCenter") -> FastAPI:
     async def status() -> dict[str, Any]:
         return {
             "pbx": {
-                "host": center.settings.ami.host,
-                "port": center.settings.ami.port,
+                "simulated": center.simulator is not None,
+                "host": center.connection.host,
+                "port": center.connection.port,
                 "connected": center.connection.connected,
                 "ready": center.connection.ready,
                 "connection": _plain(center.connection.stats),
@@ -69,6 +72,10 @@ def create_app(center: "CallCenter") -> FastAPI:
                 "ignored_events": center.tracker.ignored_events,
                 "live_calls": len(center.tracker.live_calls()),
                 "recent_connection_losses": list(center.pipeline.stats.connection_losses),
+            },
+            "acd": {
+                **_plain(center.routing.stats),
+                "agents": {a: s.value for a, s in center.routing.agent_states().items()},
             },
             "bus": [asdict(s) for s in center.bus.stats],
         }

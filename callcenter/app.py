@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 import uvicorn
 from argon2 import PasswordHasher
 
+from acd.events import AcdEvent
 from callcenter.api import create_app
 from callcenter.auth.service import AuthService, Clock, utc_now
 from callcenter.bus import EventBus
@@ -24,7 +28,11 @@ from callcenter.db.cdr import calls_between
 from callcenter.db.engine import create_sessionmaker
 from callcenter.migrations import migrate
 from callcenter.recorders import CdrWriter, QueueLogWriter
+from callcenter.routing.config import load_acd_config
+from callcenter.routing.service import RoutingService
 from callcenter.settings import Settings
+from callcenter.simulator.scenario import load_scenario
+from callcenter.simulator.service import Simulator
 from cti.connection import AmiConnection
 from cti.events import CallEnded, DomainEvent
 from cti.pipeline import CtiPipeline
@@ -44,12 +52,23 @@ class CallCenter:
         the event times it is fed); `password_hasher` defaults to argon2id with RFC 9106 parameters."""
         self.settings = settings
         self.bus: EventBus[DomainEvent] = EventBus()
-        self.tracker = Tracker(settings.tracker_config())
-        self.pipeline = CtiPipeline(self.tracker, self.bus.publish_all)
+        self.acd_bus: EventBus[AcdEvent] = EventBus()
         ami = settings.ami
+        secret = ami.secret.get_secret_value()
+        self.simulator: Simulator | None = None
+        if settings.pbx.mode == "simulated":
+            # the built-in PBX listens on loopback; we reach it over AMI exactly as a real Asterisk
+            secret = secret or secrets.token_urlsafe(18)
+            sim = settings.simulator
+            self.simulator = Simulator(load_scenario(sim.scenario), sim.dialplan, username=ami.username,
+                                       secret=secret, port=sim.ami_port, speed=sim.speed)
+        # the tracker's and the router's clock: the PBX's own time when it is simulated (and maybe sped up)
+        self.now: Callable[[], float] = self.simulator.now if self.simulator is not None else time.time
+        self.tracker = Tracker(settings.tracker_config())
+        self.pipeline = CtiPipeline(self.tracker, self._publish, clock=self.now)
         self.connection = AmiConnection(
-            ami.host, ami.port, ami.username, ami.secret.get_secret_value(),
-            on_event=self.pipeline.on_event, on_ready=self.pipeline.on_ready, on_down=self.pipeline.on_down,
+            "127.0.0.1" if self.simulator is not None else ami.host, ami.port, ami.username, secret,
+            on_event=self.pipeline.on_event, on_ready=self._on_ready, on_down=self.pipeline.on_down,
             keepalive_interval=ami.keepalive_interval, keepalive_timeout=ami.keepalive_timeout,
             backoff_initial=ami.backoff_initial, backoff_max=ami.backoff_max,
             connect_timeout=ami.connect_timeout,
@@ -61,10 +80,26 @@ class CallCenter:
         self.queue_log = QueueLogWriter(self.sessions, Path(settings.records.queue_log_path))
         self.auth = AuthService(self.sessions, settings.auth, clock=clock, hasher=password_hasher)
         self.customers = CustomerService(self.sessions, clock=clock)
+        self.routing = RoutingService(load_acd_config(settings.acd.config), self.connection.send, self.now,
+                                      self.acd_bus.publish_all,
+                                      speed=self.simulator.speed if self.simulator is not None else 1.0)
         self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
         self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
         self._server: uvicorn.Server | None = None
         self._stop_requested = False
+
+    def _publish(self, events: list[DomainEvent]) -> None:
+        """The tracker's events: to the router first, in line (it decides in microseconds and must see
+        every event in order), then to the bus for everyone else."""
+        for event in events:
+            self.routing.handle(event)
+        self.bus.publish_all(events)
+
+    async def _on_ready(self, connection: AmiConnection) -> None:
+        await self.pipeline.on_ready(connection)
+        if self.pipeline.stats.resyncs:
+            # after the first resync: callers already waiting keep their place, busy agents stay busy
+            self.routing.restore(self.tracker.live_calls(), self.now())
 
     def stop(self) -> None:
         """Ask a running server to stop as SIGINT would (history is still written before exit)."""
@@ -85,16 +120,25 @@ class CallCenter:
                            access_log=False)
         )
         server.should_exit = self._stop_requested
-        log.info("call center: HTTP on http://%s:%d, AMI %s:%d", http.host, http.port,
-                 self.settings.ami.host, self.settings.ami.port)
+        if self.simulator is not None:
+            await self.simulator.start()
+            self.connection.port = self.simulator.port
+        log.info("call center: HTTP on http://%s:%d, AMI %s:%d%s", http.host, http.port, self.connection.host,
+                 self.connection.port, " (SIMULATED PBX)" if self.simulator is not None else "")
         try:
             async with asyncio.TaskGroup() as group:
                 bus_task = group.create_task(self.bus.run(), name="bus")
+                acd_bus_task = group.create_task(self.acd_bus.run(), name="acd-bus")
                 ami_task = group.create_task(self.connection.run(), name="ami")
+                routing_task = group.create_task(self.routing.run(), name="acd-timers")
                 await server.serve()  # returns on SIGINT / SIGTERM (uvicorn handles the signals)
                 await self.connection.close()
+                routing_task.cancel()
                 await asyncio.wait_for(self.bus.drain(), 30)
                 ami_task.cancel()
                 bus_task.cancel()
+                acd_bus_task.cancel()
         finally:
+            if self.simulator is not None:
+                await self.simulator.stop()
             await self.engine.dispose()

@@ -60,6 +60,26 @@ def _serve(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
+@command("demo", "run the whole call center with the built-in SIMULATED PBX, demo agents and callers")
+def _demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--speed", type=float, default=None,
+                        help="PBX time runs this many times faster than real time (load tests, benchmarks)")
+    parser.add_argument("--port", type=int, default=None, help="HTTP port (default: http.port of the settings)")
+
+    def run(args: argparse.Namespace) -> int:
+        from callcenter.demo import demo_settings, run_demo
+
+        if args.speed is not None and not 0 < args.speed <= 1000:
+            return _fail("demo", f"--speed {args.speed}: must be above 0 and at most 1000", EXIT_USAGE)
+        settings = demo_settings(_settings(args), speed=args.speed, http_port=args.port)
+        logging.basicConfig(level=settings.log.level,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        asyncio.run(run_demo(settings))
+        return 0
+
+    parser.set_defaults(run=run)
+
+
 @command("replay", "replay a recorded AMI trace and print one JSON call record per line")
 def _replay(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trace", type=Path, help="JSONL trace (tests/traces format) or a JSON array of events")

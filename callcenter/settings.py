@@ -103,6 +103,12 @@ class PbxSettings(_Section):
     mode: Literal["asterisk", "simulated"] = "asterisk"
 
 
+class AcdFileSettings(_Section):
+    """The ACD: queues, skills, agents (`config/acd.yaml`)."""
+
+    config: Path = Path("config/acd.yaml")
+
+
 class SimulatorSettings(_Section):
     """The built-in simulated PBX (pbx.mode simulated, `callcenter demo`)."""
 
@@ -154,6 +160,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     pbx: PbxSettings = PbxSettings()
     simulator: SimulatorSettings = SimulatorSettings()
+    acd: AcdFileSettings = AcdFileSettings()
     tracker: TrackerSettings = TrackerSettings()
     auth: AuthSettings = AuthSettings()
 

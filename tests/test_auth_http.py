@@ -57,6 +57,14 @@ ROLES = {
     ("GET", "/api/tickets/{ticket_id}"): EVERYONE,
     ("PATCH", "/api/tickets/{ticket_id}"): EDITORS,
     ("DELETE", "/api/tickets/{ticket_id}"): EDITORS,
+    ("GET", "/api/agents"): EVERYONE,
+    ("POST", "/api/agents/{agent_id}/login"): EVERYONE,  # an agent: only their own (tested in test_routing_http)
+    ("POST", "/api/agents/{agent_id}/logout"): EVERYONE,
+    ("POST", "/api/agents/{agent_id}/pause"): EVERYONE,
+    ("POST", "/api/agents/{agent_id}/ready"): EVERYONE,
+    ("POST", "/api/agents/{agent_id}/wrap-up/end"): EVERYONE,
+    ("POST", "/api/agents/{agent_id}/wrap-up/extend"): EVERYONE,
+    ("GET", "/api/queues"): EDITORS,
     ("POST", "/api/auth/logout"): EVERYONE,
     ("POST", "/api/auth/logout-all"): EVERYONE,
 }
@@ -92,7 +100,8 @@ def _walk(routes: Sequence[BaseRoute], prefix: str) -> set[tuple[str, str]]:
 
 
 def _url(path: str) -> str:
-    return path.replace("{user_id}", "1").replace("{customer_id}", "1").replace("{ticket_id}", "1")
+    return (path.replace("{user_id}", "1").replace("{customer_id}", "1").replace("{ticket_id}", "1")
+            .replace("{agent_id}", "agent1001"))  # the agent ada's own endpoint
 
 
 async def test_every_route_is_open_or_listed_with_its_roles(center: CallCenter) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from pathlib import Path
 
 from callcenter.asterisk.dialplan import read_dialplan
@@ -32,6 +33,10 @@ class Simulator:
         self.people: People | None = None
         self.ami: AmiServer | None = None
         self._fault_timers: list[Timer] = []
+
+    def now(self) -> float:
+        """The PBX's time (epoch seconds, running `speed` times faster than real time once started)."""
+        return self.pbx.clock.now() if self.pbx is not None else time.time()
 
     @property
     def port(self) -> int:

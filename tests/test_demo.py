@@ -1,0 +1,90 @@
+"""`callcenter demo`: the whole call center with the simulated PBX, bots and traffic, sped up.
+
+Everything runs as in production (AMI over TCP to the simulator, tracker, ACD, history in SQLite),
+only faster: after a few minutes of PBX time, bot callers have been answered by bot agents, each
+finished call is stored once, and the status says the PBX is simulated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sim_harness import LAB
+
+from callcenter.app import CallCenter
+from callcenter.db.cdr import calls_between
+from callcenter.demo import DEMO_USERS, banner, demo_settings, ensure_demo_users
+from callcenter.migrations import migrate
+from callcenter.settings import Settings
+
+SPEED = 60.0
+
+
+async def _until(condition: Callable[[], bool], within: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("CALLCENTER__DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    base = Settings.model_validate({
+        "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"},
+        "records": {"queue_log_path": str(tmp_path / "queue_log")},
+        "http": {"port": _free_port()},
+        "simulator": {"dialplan": str(LAB / "extensions.conf")},
+    })
+    return demo_settings(base, speed=SPEED)
+
+
+async def test_the_demo_routes_bot_callers_to_bot_agents_and_keeps_the_history(settings: Settings) -> None:
+    assert settings.pbx.mode == "simulated" and settings.simulator.speed == SPEED
+    await migrate(settings.database.url)
+    center = CallCenter(settings)
+    await ensure_demo_users(center.auth)
+    await ensure_demo_users(center.auth)  # a second start finds them there
+    assert sorted(u.login for u in await center.auth.users()) == sorted(u.login for u in DEMO_USERS)
+    task = asyncio.get_running_loop().create_task(center.run())
+    try:
+        # 10 minutes of PBX time, with about 3 callers a minute
+        await _until(lambda: center.cdr.stored >= 12, within=60)
+    finally:
+        center.stop()
+        await asyncio.wait_for(task, 30)
+    assert center.simulator is not None and center.simulator.people is not None
+    people = center.simulator.people.stats
+    assert people.calls_offered >= 12 and people.answers >= 8
+    assert center.routing.stats.offers >= 8 and center.routing.stats.actions_failed == 0
+    center2 = CallCenter(settings)
+    try:
+        stored = await calls_between(center2.sessions, datetime.now(UTC) - timedelta(days=2),
+                                     datetime.now(UTC) + timedelta(days=2))
+    finally:
+        await center2.engine.dispose()
+    assert len(stored) == len({c.call_id for c in stored}) >= 12
+    answered = [c for c in stored if c.outcome == "answered"]
+    assert answered and all(c.agent is not None and c.agent.startswith("agent10") for c in answered)
+    assert all(c.queue == "support" for c in stored if c.outcome == "answered")
+
+
+def test_the_banner_says_it_is_simulated_and_how_to_sign_in(settings: Settings) -> None:
+    text = banner(settings)
+    assert "SIMULATED PBX" in text
+    for user in DEMO_USERS:
+        assert user.login in text and user.password in text
