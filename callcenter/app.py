@@ -21,6 +21,8 @@ from argon2 import PasswordHasher
 
 from acd.events import AcdEvent
 from callcenter.api import create_app
+from callcenter.asterisk.conf import ConfError
+from callcenter.asterisk.render import RenderError, load_dialplan
 from callcenter.auth.service import AuthService, Clock, utc_now
 from callcenter.bus import EventBus
 from callcenter.customers.service import CustomerService
@@ -30,7 +32,7 @@ from callcenter.migrations import migrate
 from callcenter.recorders import CdrWriter, QueueLogWriter
 from callcenter.routing.config import load_acd_config
 from callcenter.routing.service import RoutingService
-from callcenter.settings import Settings
+from callcenter.settings import Settings, SettingsError
 from callcenter.simulator.scenario import load_scenario
 from callcenter.simulator.service import Simulator
 from cti.connection import AmiConnection
@@ -60,7 +62,11 @@ class CallCenter:
             # the built-in PBX listens on loopback; we reach it over AMI exactly as a real Asterisk
             secret = secret or secrets.token_urlsafe(18)
             sim = settings.simulator
-            self.simulator = Simulator(load_scenario(sim.scenario), sim.dialplan, username=ami.username,
+            try:
+                dialplan = load_dialplan(settings, sim.dialplan)
+            except (RenderError, ConfError) as exc:
+                raise SettingsError(f"simulator.dialplan: {exc}") from None
+            self.simulator = Simulator(load_scenario(sim.scenario), dialplan, username=ami.username,
                                        secret=secret, port=sim.ami_port, speed=sim.speed)
         # the tracker's and the router's clock: the PBX's own time when it is simulated (and maybe sped up)
         self.now: Callable[[], float] = self.simulator.now if self.simulator is not None else time.time

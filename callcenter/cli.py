@@ -233,6 +233,56 @@ def _database_command(name: str, args: argparse.Namespace, body: DatabaseCommand
         return _fail(name, f"{mask_url(url)}: {type(exc).__name__}: {reason}", EXIT_FAILURE)
 
 
+@command("asterisk", "render Asterisk's configuration from the settings and the agent list, or check one")
+def _asterisk(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    render = actions.add_parser("config", help="write the .conf files for Asterisk (secrets from the environment)")
+    render.add_argument("--out", type=Path, required=True, help="folder to write into (Asterisk's config folder)")
+    render.add_argument("--templates", type=Path, default=Path("config/asterisk"),
+                        help="folder of the templates (default: config/asterisk)")
+    verify = actions.add_parser("check", help="check rendered files against what the call center relies on")
+    verify.add_argument("folder", type=Path, help="folder of rendered .conf files")
+
+    def run(args: argparse.Namespace) -> int:
+        from callcenter.asterisk.check import check
+        from callcenter.asterisk.phones import PhoneError, load_phones
+        from callcenter.asterisk.render import RenderError, write
+        from callcenter.asterisk.render import render as render_files
+
+        if args.action == "check":
+            problems = check(args.folder)
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            if problems:
+                return _fail("asterisk check", f"{len(problems)} problem(s) in {args.folder}", EXIT_FAILURE)
+            print(f"{args.folder}: the call center's Asterisk contract is all there")
+            return 0
+        settings = _settings(args)
+        try:
+            files = render_files(settings, load_phones(settings.asterisk.agents_file), templates=args.templates)
+        except (PhoneError, RenderError) as exc:
+            return _fail("asterisk config", f"cannot render:\n{exc}", EXIT_USAGE)
+        problems = check_rendered(files, check)
+        if problems:
+            return _fail("asterisk config", "the rendered files fail the check:\n" + "\n".join(problems), EXIT_FAILURE)
+        for path in write(files, args.out):
+            print(path)
+        return 0
+
+    parser.set_defaults(run=run)
+
+
+def check_rendered(files: dict[str, str], check: Callable[[Path], list[str]]) -> list[str]:
+    """Check before writing: a configuration that fails never reaches Asterisk's folder."""
+    import tempfile
+
+    from callcenter.asterisk.render import write
+
+    with tempfile.TemporaryDirectory() as scratch:
+        write(files, Path(scratch))
+        return [problem.replace(scratch, "<rendered>") for problem in check(Path(scratch))]
+
+
 def _fail(name: str, message: str, code: int) -> int:
     print(f"callcenter {name}: {message}", file=sys.stderr)
     return code

@@ -7,6 +7,7 @@ and passes it on: there is no module-level instance.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -118,6 +119,65 @@ class SimulatorSettings(_Section):
     speed: float = Field(1.0, gt=0, le=1000)  # PBX time runs this many times faster than real time
 
 
+class AsteriskSettings(_Section):
+    """What `callcenter asterisk config` renders into Asterisk's files (config/asterisk/*.conf).
+
+    The AMI port, user and secret are the `ami` section's: one place for both sides of the link.
+    """
+
+    ami_bind: str = "127.0.0.1"             # manager.conf bindaddr: loopback or a private address only
+    ami_permit: str = "127.0.0.1/32"        # network the AMI user may log in from
+    fastagi_host: str = "127.0.0.1"         # how Asterisk reaches our FastAGI server (IVR, survey)
+    fastagi_port: int = Field(4573, ge=1, le=65535)
+    sip_bind: str = "0.0.0.0"               # the trunk's UDP transport
+    sip_port: int = Field(5060, ge=1, le=65535)
+    http_bind: str = "0.0.0.0"              # http.conf TLS server: the phones' WSS
+    wss_port: int = Field(8089, ge=1, le=65535)
+    tls_cert: str = "/etc/asterisk/keys/asterisk.crt"
+    tls_key: str = "/etc/asterisk/keys/asterisk.key"
+    external_address: str = ""              # public address when Asterisk is behind NAT; "" for none
+    local_net: list[str] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8"]
+    rtp_start: int = Field(10000, ge=1024, le=65535)
+    rtp_end: int = Field(20000, ge=1024, le=65535)
+    stun_server: str = ""                   # host:port for ICE behind NAT; "" for none
+    recordings_dir: str = "/var/spool/asterisk/monitor/callcenter"  # as Asterisk sees it
+    record_calls: bool = True
+    ring_timeout: int = Field(15, ge=1, le=600)          # seconds before ring-no-answer
+    default_queue: str = "support"
+    survey: str = ""                        # survey flow after every call; "" for none (IVR may set one)
+    outbound_callerid: str = ""             # number customers see on outbound calls; "" for the trunk's
+    outbound_timeout: int = Field(45, ge=1, le=600)
+    agents_file: Path = Path("config/agents.yaml")
+    trunk_host: str = ""                    # the carrier's SIP address; "" renders no trunk
+    trunk_port: int = Field(5060, ge=1, le=65535)
+    trunk_username: str = ""
+    trunk_password: SecretStr = SecretStr("")   # set CALLCENTER__ASTERISK__TRUNK_PASSWORD
+    trunk_register: bool = False            # register to the carrier (else it sends calls by address)
+
+    @field_validator("ami_permit")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError("is not a network (address/prefix)") from None
+        return value
+
+    @field_validator("local_net")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            cls._network(value)
+        return values
+
+    @field_validator("default_queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+            raise ValueError("must be letters, digits, _ . or -")
+        return value
+
+
 _TRACKER_DEFAULTS = TrackerConfig()
 
 
@@ -163,6 +223,7 @@ class Settings(_Section):
     acd: AcdFileSettings = AcdFileSettings()
     tracker: TrackerSettings = TrackerSettings()
     auth: AuthSettings = AuthSettings()
+    asterisk: AsteriskSettings = AsteriskSettings()
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(

@@ -18,7 +18,6 @@ VAR_QUEUE = "CC_QUEUE"    # queue chosen by the IVR (or the default)
 VAR_STATE = "CC_STATE"    # waiting / connecting / postcall
 VAR_DNIS = "CC_DNIS"
 VAR_AGENT = "CC_AGENT"    # agent endpoint being connected
-VAR_RING_TIMEOUT = "CC_RING_TIMEOUT"  # seconds an agent's phone rings before ring-no-answer (set by the ACD)
 
 STATE_WAITING = "waiting"
 STATE_CONNECTING = "connecting"
@@ -29,3 +28,38 @@ USEREVENT_NOANSWER = "CCNoAnswer"  # headers: Agent, DialStatus
 
 # Asterisk's own variable naming the file a MixMonitor writes.
 VAR_MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
+
+# ---- added with the shipped Asterisk configuration (config/asterisk/) ------------------------------------
+# Contexts. Each is a context of config/asterisk/extensions_callcenter.conf; tests/test_asterisk_config.py
+# checks that the dialplan defines every *_CONTEXT here and no context that is not here.
+AGENT_PHONE_CONTEXT = "agents"           # the agents' own phones (PJSIP endpoint context): what they dial; an
+                                         # agent leg is created here, which is how the tracker knows agent legs
+SUPERVISOR_PHONE_CONTEXT = "cc-supervisors"  # the supervisors' phones (endpoint context): what they dial
+SURVEY_CONTEXT = "cc-survey"             # after the call: the keypad survey over FastAGI (when CC_SURVEY is set)
+RECORD_CONTEXT = "cc-record"             # Gosub run on the answered agent / customer leg (Dial U()): MixMonitor
+SUPERVISOR_CONTEXT = "cc-supervisor"     # Originate target of a supervisor's phone: ChanSpy on an agent
+OUTBOUND_CONTEXT = "cc-outbound"         # Originate target of an agent leg (click-to-call, preview campaigns):
+                                         # exten = the customer's number, dialled over the trunk on answer
+
+# Extensions of SUPERVISOR_CONTEXT: prefix + agent endpoint (`spy-agent1001`).
+SPY_LISTEN_PREFIX = "spy-"       # listen only
+SPY_WHISPER_PREFIX = "whisper-"  # talk to the agent only
+SPY_BARGE_PREFIX = "barge-"      # talk to both
+
+# Variables (channel variables; a global of the same name in [globals] is the default).
+VAR_RING_TIMEOUT = "CC_RING_TIMEOUT"          # seconds an agent's phone rings before ring-no-answer
+VAR_DEFAULT_QUEUE = "CC_DEFAULT_QUEUE"        # global: the queue a caller waits in when the IVR names none
+VAR_FASTAGI = "CC_FASTAGI"                    # global: agi://host:port of our FastAGI server (IVR, survey)
+VAR_SURVEY = "CC_SURVEY"                      # survey flow to run after the agent hangs up; empty: goodbye
+VAR_RECORD = "CC_RECORD"                      # "yes": record the agent's conversation (MixMonitor)
+VAR_RECORDINGS_DIR = "CC_RECORDINGS"          # global: folder MixMonitor writes into (shared with the server)
+VAR_OUTBOUND_CALLERID = "CC_OUTBOUND_CALLERID"  # number the customer sees on outbound calls; empty: the trunk's
+VAR_OUTBOUND_TIMEOUT = "CC_OUTBOUND_TIMEOUT"  # seconds the customer's phone rings on an outbound call
+
+STATE_SURVEY = "survey"          # CC_STATE while the caller answers the survey
+
+# The trunk's PJSIP endpoint (pjsip_callcenter.conf): inbound calls arrive from it, outbound calls leave by it.
+TRUNK_ENDPOINT = "cc-trunk"
+# FastAGI scripts (the path of the agi:// URL) the dialplan asks for.
+AGI_IVR = "ivr"
+AGI_SURVEY = "survey"

@@ -80,7 +80,7 @@ class ScriptedPhone:
 
 
 def lab_pbx(clock: VirtualClock) -> Pbx:
-    pbx = Pbx(parse_dialplan(read_conf(LAB / "extensions.conf")), clock)
+    pbx = Pbx(parse_dialplan(read_conf(LAB / "extensions.conf")), clock, trunk="pstn-in")
     pjsip = read_conf(LAB / "pjsip.conf")
     for section in pjsip.sections:
         if section.is_template or "callerid" not in pjsip.resolved(section.name):
@@ -263,7 +263,7 @@ def run_scenario(trace: Path, second: Path | None = None, second_answers: Packet
         if event == "BridgeCreate":
             recorded_bridges.append(record["BridgeUniqueid"])
         if event == "Newchannel" and channel_name.startswith("PJSIP/pstn-in-"):
-            pbx.inbound_call(record["Exten"], record["CallerIDNum"], record["CallerIDName"])
+            pbx.inbound_call(record["Exten"], record["CallerIDNum"], record["CallerIDName"], context=record["Context"])
             simulated_channel(record)
         elif event == "Newchannel" and not _is_customer_phone(record):
             clock.run_until(start + record["_t"] + 0.0005)  # the action that makes it runs just after

@@ -7,7 +7,10 @@ we ship for a real Asterisk, so both see one truth. It follows Asterisk's config
   `[name](+)` adds to an earlier section of that name.
 - `key = value` and `key => value` (objects, as `exten =>`); whitespace around both is trimmed.
 - `;` starts a comment unless escaped as `\\;`; `;--` ... `--;` is a block comment.
-- `#include` and `#exec` are refused with a clear error: our files are self-contained.
+- `#include file` / `#include "file"` reads another file in place (a relative name is taken relative to the
+  including file's folder, which for files in Asterisk's config folder is where Asterisk looks too);
+  `#tryinclude` does the same but a missing file is no error. An include that includes itself, directly
+  or not, is an error. `#exec` is refused: it runs a program, and our files never need one.
 
 An error names the file, the line and what is wrong.
 """
@@ -34,12 +37,14 @@ class Entry:
     value: str
     line: int
     is_object: bool  # written with `=>`
+    path: str = ""   # the file it was read from (an #include'd one, or the main file)
 
 
 @dataclass
 class Section:
     name: str
     line: int
+    path: str = ""
     is_template: bool = False
     templates: tuple[str, ...] = ()
     entries: list[Entry] = field(default_factory=list)
@@ -102,26 +107,64 @@ def _strip_comment(text: str, in_block: bool) -> tuple[str, bool]:
     return "".join(out), in_block
 
 
-def parse_conf(text: str, path: str = "<string>") -> ConfFile:
+def parse_conf(text: str, path: str = "<string>", *, include_dir: Path | None = None) -> ConfFile:
+    """`include_dir`: where a relative `#include` is looked up (`read_conf` gives the file's folder);
+    without it an `#include` is an error."""
     sections: list[Section] = []
-    current: Section | None = None
-    in_block = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line, in_block = _strip_comment(raw, in_block)
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            raise ConfError(path, number, f"{line.split()[0]} is not supported: keep the file self-contained")
-        if line.startswith("["):
-            current = _section_header(line, path, number, sections)
-            continue
-        if current is None:
-            raise ConfError(path, number, f"option outside any [section]: {line!r}")
-        current.entries.append(_entry(line, path, number))
-    if in_block:
-        raise ConfError(path, len(text.splitlines()), "block comment ;-- is never closed with --;")
+    top = str(Path(path).resolve()) if include_dir is not None else path
+    _Reader(sections, include_dir is not None).read(text, path, include_dir or Path("."), (top,))
     return ConfFile(path, sections)
+
+
+class _Reader:
+    def __init__(self, sections: list[Section], may_include: bool) -> None:
+        self.sections = sections
+        self.may_include = may_include
+        self.current: Section | None = None  # an included file goes on in the section it was included in
+
+    def read(self, text: str, path: str, folder: Path, chain: tuple[str, ...]) -> None:
+        in_block = False
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line, in_block = _strip_comment(raw, in_block)
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("#"):
+                self._directive(line, path, number, folder, chain)
+                continue
+            if line.startswith("["):
+                self.current = _section_header(line, path, number, self.sections)
+                continue
+            if self.current is None:
+                raise ConfError(path, number, f"option outside any [section]: {line!r}")
+            self.current.entries.append(_entry(line, path, number))
+        if in_block:
+            raise ConfError(path, len(text.splitlines()), "block comment ;-- is never closed with --;")
+
+    def _directive(self, line: str, path: str, number: int, folder: Path, chain: tuple[str, ...]) -> None:
+        word, *rest = line.split(None, 1)
+        argument = rest[0].strip().strip('"').strip() if rest else ""
+        if word not in ("#include", "#tryinclude"):
+            raise ConfError(path, number, f"{word} is not supported: our files never run programs")
+        if not argument:
+            raise ConfError(path, number, f"{word} without a file name")
+        if not self.may_include:
+            raise ConfError(path, number, f"{word} {argument}: only a file read from disk can include another")
+        target = Path(argument)
+        if not target.is_absolute():
+            target = folder / target
+        name = str(target)
+        if str(target.resolve()) in chain:
+            raise ConfError(path, number, f"{word} {argument}: includes itself ({' -> '.join((*chain, name))})")
+        if not target.is_file():
+            if word == "#tryinclude":
+                return
+            raise ConfError(path, number, f"{word} {argument}: no such file ({target})")
+        try:
+            text = target.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfError(name, 0, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        self.read(text, name, target.parent, (*chain, str(target.resolve())))
 
 
 def _section_header(line: str, path: str, number: int, sections: list[Section]) -> Section:
@@ -147,7 +190,7 @@ def _section_header(line: str, path: str, number: int, sections: list[Section]) 
     for template in templates:
         if template not in known:
             raise ConfError(path, number, f"[{name}] inherits from unknown template {template!r}")
-    section = Section(name, number, is_template="!" in options, templates=templates)
+    section = Section(name, number, path, is_template="!" in options, templates=templates)
     sections.append(section)
     return section
 
@@ -161,7 +204,7 @@ def _entry(line: str, path: str, number: int) -> Entry:
     value = line[equals + (2 if is_object else 1):].strip()
     if not key:
         raise ConfError(path, number, f"missing option name: {line!r}")
-    return Entry(key, value, number, is_object)
+    return Entry(key, value, number, is_object, path)
 
 
 def read_conf(path: Path) -> ConfFile:
@@ -169,4 +212,4 @@ def read_conf(path: Path) -> ConfFile:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfError(str(path), 0, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    return parse_conf(text, str(path))
+    return parse_conf(text, str(path), include_dir=path.parent)

@@ -33,6 +33,7 @@ class Step:
     data: str
     label: str | None
     line: int
+    path: str = ""  # the file (extensions.conf or one it #includes)
 
 
 @dataclass
@@ -188,8 +189,9 @@ def parse_dialplan(conf: ConfFile) -> Dialplan:
                 context.includes.append(entry.value)
                 continue
             if entry.key not in ("exten", "same"):
-                raise ConfError(conf.path, entry.line, f"unexpected {entry.key!r} in context [{section.name}]")
-            last, last_priority = _add_step(conf.path, context, entry, last, last_priority)
+                raise ConfError(entry.path or conf.path, entry.line,
+                                f"unexpected {entry.key!r} in context [{section.name}]")
+            last, last_priority = _add_step(entry.path or conf.path, context, entry, last, last_priority)
     return Dialplan(contexts, globals_, conf.path)
 
 
@@ -231,7 +233,7 @@ def _add_step(path: str, context: Context, entry: Entry, last: Extension | None,
     if priority in extension.steps:
         raise ConfError(path, entry.line, f"priority {priority} of {name} in [{context.name}] is defined twice")
     extension.steps[priority] = Step(priority, app_match["app"], app_match["data"] or "", match["label"],
-                                     entry.line)
+                                     entry.line, path)
     return extension, priority
 
 

@@ -367,6 +367,7 @@ class FastAgiConnector:
         self.connect_timeout = connect_timeout
         self.rng = rng or random.Random()
         self._tasks: set[asyncio.Task[None]] = set()  # owned until done
+        self.failures = 0
 
     def __call__(self, pbx: Pbx, channel: Channel, url: str, args: list[str], call: AgiCall) -> None:
         target = parse_agi_url(url)
@@ -389,7 +390,11 @@ class FastAgiConnector:
                 await asyncio.wait_for(loop.create_connection(lambda: FastAgiClient(make, closed), target[0],
                                                               target[1]), self.connect_timeout)
             except (OSError, TimeoutError) as exc:
-                log.warning("simulated AGI: cannot reach %s:%d (%s); AGISTATUS=FAILURE", target[0], target[1], exc)
+                self.failures += 1
+                # said once loudly, then quietly: without an IVR server every call would repeat it
+                log.log(logging.WARNING if self.failures == 1 else logging.DEBUG,
+                        "simulated AGI: cannot reach %s:%d (%s); AGISTATUS=FAILURE, the dialplan goes on",
+                        target[0], target[1], exc)
                 call.done("FAILURE")
 
         task = asyncio.get_running_loop().create_task(connect())

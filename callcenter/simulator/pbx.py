@@ -31,6 +31,7 @@ from callcenter.simulator.channels import (
     Event,
 )
 from callcenter.simulator.clock import Scheduler, Timer
+from cti import contract
 
 if TYPE_CHECKING:
     from callcenter.simulator.agi import AgiConnector
@@ -76,7 +77,7 @@ class Dialling:
 
 
 class Pbx:
-    def __init__(self, dialplan: Dialplan, scheduler: Scheduler, *, trunk: str = "pstn-in",
+    def __init__(self, dialplan: Dialplan, scheduler: Scheduler, *, trunk: str = contract.TRUNK_ENDPOINT,
                  sip_domain: str = "127.0.0.1") -> None:
         from callcenter.simulator.dialplan_runner import DialplanRunner
 
@@ -138,7 +139,8 @@ class Pbx:
         self.channel_event("NewConnectedLine", channel)
 
     # ---- the trunk: callers arrive and leave ---------------------------------------------------------
-    def inbound_call(self, dnis: str, ani: str, name: str = "", *, context: str = "inbound") -> Channel:
+    def inbound_call(self, dnis: str, ani: str, name: str = "", *,
+                     context: str = contract.INBOUND_CONTEXT) -> Channel:
         """A call from the trunk: a ringing channel in the inbound context, its dialplan started."""
         channel = self.new_channel(self.trunk, context=context, exten=dnis, state=STATE_RING, cid_num=ani,
                                    cid_name=name or UNKNOWN)

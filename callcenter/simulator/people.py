@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from callcenter.simulator.channels import Channel, Event
 from callcenter.simulator.clock import Timer
 from callcenter.simulator.pbx import Endpoint, Pbx
+from cti import contract
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ class _Caller:
 class People:
     """Everyone around one simulated PBX."""
 
-    def __init__(self, pbx: Pbx, rng: random.Random, *, trunk_context: str = "inbound") -> None:
+    def __init__(self, pbx: Pbx, rng: random.Random, *, trunk_context: str = contract.INBOUND_CONTEXT) -> None:
         self.pbx = pbx
         self.rng = rng
         self.trunk_context = trunk_context

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from pathlib import Path
 
-from callcenter.asterisk.dialplan import read_dialplan
+from callcenter.asterisk.dialplan import Dialplan
+from callcenter.simulator.agi import FastAgiConnector
 from callcenter.simulator.ami_server import AmiServer
 from callcenter.simulator.clock import LoopClock, Timer
 from callcenter.simulator.pbx import Pbx
@@ -24,10 +24,10 @@ BANNER = "SIMULATED PBX: no real Asterisk, no real calls; callers and agents are
 
 
 class Simulator:
-    def __init__(self, scenario: Scenario, dialplan: Path, *, username: str, secret: str, port: int = 0,
+    def __init__(self, scenario: Scenario, dialplan: Dialplan, *, username: str, secret: str, port: int = 0,
                  speed: float = 1.0) -> None:
         self.scenario = scenario
-        self.dialplan_path = dialplan
+        self.dialplan = dialplan
         self.username, self.secret, self.requested_port, self.speed = username, secret, port, speed
         self.pbx: Pbx | None = None
         self.people: People | None = None
@@ -44,9 +44,9 @@ class Simulator:
         return self.ami.port
 
     async def start(self) -> None:
-        dialplan = read_dialplan(self.dialplan_path)
         clock = LoopClock(self.speed)
-        pbx = self.pbx = Pbx(dialplan, clock)
+        pbx = self.pbx = Pbx(self.dialplan, clock)
+        pbx.agi_connector = FastAgiConnector()  # AGI() reaches our IVR server, as Asterisk's would
         people = self.people = People(pbx, random.Random(self.scenario.seed),
                                       trunk_context=self.scenario.trunk_context)
         agents = self.scenario.agents
