@@ -1,8 +1,8 @@
 """`callcenter demo`: the whole call center with the simulated PBX, bots and traffic, sped up.
 
-Everything runs as in production (AMI over TCP to the simulator, tracker, ACD, history in SQLite),
-only faster: after a few minutes of PBX time, bot callers have been answered by bot agents, each
-finished call is stored once, and the status says the PBX is simulated.
+Everything runs as in production (AMI over TCP to the simulator running the shipped dialplan,
+tracker, ACD, history in SQLite), only faster: after a few minutes of PBX time, bot callers have been
+answered by bot agents, each finished call is stored once, and the status says the PBX is simulated.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sim_harness import LAB
 
 from callcenter.app import CallCenter
 from callcenter.db.cdr import calls_between
@@ -48,7 +47,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"},
         "records": {"queue_log_path": str(tmp_path / "queue_log")},
         "http": {"port": _free_port()},
-        "simulator": {"dialplan": str(LAB / "extensions.conf")},
     })
     return demo_settings(base, speed=SPEED)
 
