@@ -36,7 +36,7 @@ def create_app(center: "CallCenter") -> FastAPI:
     app.include_router(auth_routes(center.auth, guard))
     app.include_router(user_routes(center.auth, guard))
     app.include_router(customer_routes(center.customers, guard))
-    app.include_router(routing_routes(center.routing, guard))
+    app.include_router(routing_routes(center.routing, guard, center.sessions))
 
     @app.get("/login", include_in_schema=False)
     async def login_page() -> HTMLResponse:

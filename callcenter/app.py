@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 from argon2 import PasswordHasher
 
-from acd.events import AcdEvent
+from acd.events import AcdEvent, AgentStateChanged
 from callcenter.api import create_app
 from callcenter.asterisk.conf import ConfError
 from callcenter.asterisk.render import RenderError, load_dialplan
@@ -31,6 +31,7 @@ from callcenter.db.engine import create_sessionmaker
 from callcenter.migrations import migrate
 from callcenter.recorders import CdrWriter, QueueLogWriter
 from callcenter.routing.config import load_acd_config
+from callcenter.routing.history import AgentStateWriter
 from callcenter.routing.service import RoutingService
 from callcenter.settings import Settings, SettingsError
 from callcenter.simulator.scenario import load_scenario
@@ -89,6 +90,9 @@ class CallCenter:
         self.routing = RoutingService(load_acd_config(settings.acd.config), self.connection.send, self.now,
                                       self.acd_bus.publish_all,
                                       speed=self.simulator.speed if self.simulator is not None else 1.0)
+        self.agent_states = AgentStateWriter(self.sessions)
+        self.acd_bus.subscribe("agent_states", self.agent_states, accepts=(AgentStateChanged,),
+                               maxsize=HISTORY_QUEUE)
         self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
         self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
         self._server: uvicorn.Server | None = None
@@ -141,6 +145,7 @@ class CallCenter:
                 await self.connection.close()
                 routing_task.cancel()
                 await asyncio.wait_for(self.bus.drain(), 30)
+                await asyncio.wait_for(self.acd_bus.drain(), 30)
                 ami_task.cancel()
                 bus_task.cancel()
                 acd_bus_task.cancel()

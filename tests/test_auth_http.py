@@ -64,6 +64,7 @@ ROLES = {
     ("POST", "/api/agents/{agent_id}/ready"): EVERYONE,
     ("POST", "/api/agents/{agent_id}/wrap-up/end"): EVERYONE,
     ("POST", "/api/agents/{agent_id}/wrap-up/extend"): EVERYONE,
+    ("GET", "/api/agents/{agent_id}/states"): EVERYONE,
     ("GET", "/api/queues"): EDITORS,
     ("POST", "/api/auth/logout"): EVERYONE,
     ("POST", "/api/auth/logout-all"): EVERYONE,

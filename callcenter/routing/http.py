@@ -1,21 +1,24 @@
 """HTTP side of the ACD: agents' state (log in, ready, not ready with a reason, wrap-up) and queues.
 
-An agent changes only their own state (their endpoint is their agent id); supervisors and admins
-change anyone's. A request the router cannot take in the agent's present state (pause a logged-out
+An agent changes (and reads the history of) only their own state (their endpoint is their agent id);
+supervisors and admins anyone's. A request the router cannot take in the agent's present state (pause a logged-out
 agent, end a wrap-up that is not running) answers 409 with the router's reason.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.events import AcdEvent, InputIgnored
 from callcenter.auth.errors import Forbidden
 from callcenter.auth.http import Guard
 from callcenter.auth.service import Role, SignedIn
-from callcenter.errors import Conflict, NotFound
+from callcenter.errors import Conflict, Invalid, NotFound
+from callcenter.routing.history import AgentHistory, agent_history
 from callcenter.routing.service import RoutingService
 
 
@@ -55,7 +58,12 @@ class QueueOut:
     free_agents: list[str]
 
 
-def routing_routes(routing: RoutingService, guard: Guard) -> APIRouter:
+def aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def routing_routes(routing: RoutingService, guard: Guard,
+                   sessions: async_sessionmaker[AsyncSession]) -> APIRouter:
     router = APIRouter(prefix="/api")
     SignedInUser = Annotated[SignedIn, Depends(guard.user)]
 
@@ -119,6 +127,22 @@ def routing_routes(routing: RoutingService, guard: Guard) -> APIRouter:
         may_change(signed_in, agent_id)
         outcome(routing.extend_wrap_up(agent_id, body.seconds))
         return agent_out(agent_id)
+
+    @router.get("/agents/{agent_id}/states")
+    async def states(
+        agent_id: str,
+        signed_in: SignedInUser,
+        start: Annotated[datetime, Query(description="ISO 8601, inclusive; no zone means UTC")],
+        end: Annotated[datetime, Query(description="ISO 8601, exclusive")],
+    ) -> AgentHistory:
+        """The agent's state changes in [start, end) and the seconds spent in each state (productivity)."""
+        may_change(signed_in, agent_id)
+        start, end = aware(start), aware(end)
+        if end <= start:
+            raise Invalid("end must be after start")
+        if (end - start).days > 400:
+            raise Invalid("at most 400 days per request")
+        return await agent_history(sessions, agent_id, start, end, datetime.fromtimestamp(routing.clock(), UTC))
 
     @router.get("/queues", dependencies=[Depends(guard.role(Role.SUPERVISOR, Role.ADMIN))])
     async def queues() -> list[QueueOut]:
