@@ -30,7 +30,7 @@ from acd.events import (
 from acd.hours import OpeningHours
 from acd.model import RING_NO_ANSWER, AcdSettings, AgentState, ExitAction, ExitReason, RoutingPolicy
 from acd.policy import agent_key
-from acd.queues import QueueState
+from acd.queues import CallKey, QueueState
 from acd.skills import matches
 from acd.state import AgentRecord, CallPhase, CallRecord
 from acd.timers import Deadlines, TimerKind
@@ -89,14 +89,17 @@ class RouterCore:
 
     def _route_agent(self, agent: AgentRecord, now: float, out: Out) -> bool:
         """Give the agent the best caller it can take, if any; True if it got one."""
-        best: tuple[int, int, float, int, str] | None = None
+        best: CallKey | None = None
+        best_rank = 0
+        skills = agent.config.skills
+        queues = self._queues
         for name in agent.config.queues:
-            queue = self._queues[name]
-            head = queue.best_call_for(agent.config.skills)
-            if head is not None:
-                candidate = (-queue.config.priority, *head)
-                if best is None or candidate < best:
-                    best = candidate
+            queue = queues[name]
+            if best is not None and queue.rank > best_rank:
+                continue  # a queue served before this one has a caller for the agent already
+            head = queue.best_call_for(skills)
+            if head is not None and (best is None or queue.rank < best_rank or head < best):
+                best, best_rank = head, queue.rank
         if best is None:
             return False
         self._offer(self._calls[best[-1]], agent, now, out)
@@ -118,7 +121,7 @@ class RouterCore:
         if name in call.visited:
             self._exit(call, ExitReason.OVERFLOW_LOOP, config.exit_action, now, out)
             return
-        call.visited.add(name)
+        call.visited += (name,)
         if config.hours is not None and not config.hours.is_open(now):
             self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
             return
@@ -141,9 +144,8 @@ class RouterCore:
         queue = self._queues[call.queue]
         call.phase = CallPhase.WAITING
         call.agent_id = None
-        queue.add_waiting(call.call.call_id, call.key, (call.stage, call.call.skills))
+        position = queue.add_waiting(call.call.call_id, call.key, (call.stage, call.call.skills))
         if announce:
-            position = queue.position(call.call.call_id) or 0
             out.append(CallQueued(now, call.call.call_id, call.queue, call.call.priority, position))
         self._settle(call, now, out)
 
@@ -155,17 +157,16 @@ class RouterCore:
 
     def _settle(self, call: CallRecord, now: float, out: Out) -> None:
         """Apply what is due for a waiting caller (relaxation, overflow, max wait), route it, arm its timer."""
-        config = self._queues[call.queue].config
-        while True:
-            due = self._waiting_due(call)
-            if due is None or due[0] > now:
-                break
+        queue = self._queues[call.queue]
+        config = queue.config
+        due = self._waiting_due(call)
+        while due is not None and due[0] <= now:
             if due[1] == "relax":
-                queue = self._queues[call.queue]
                 queue.remove_waiting(call.call.call_id)
                 call.stage += 1
                 queue.add_waiting(call.call.call_id, call.key, (call.stage, call.call.skills))
                 out.append(CallRelaxed(now, call.call.call_id, call.queue, call.stage))
+                due = self._waiting_due(call)
             elif due[1] == "overflow" and config.overflow_to is not None:
                 self._leave_queue(call)
                 out.append(CallOverflowed(now, call.call.call_id, call.queue, config.overflow_to, "timeout"))
@@ -175,11 +176,16 @@ class RouterCore:
                 self._exit(call, ExitReason.MAX_WAIT, config.exit_action, now, out)
                 return
         self._route_call(call, now, out)
-        if call.phase is CallPhase.WAITING:
-            self._arm_call(call)
+        if call.phase is CallPhase.WAITING:  # not offered: its next deadline (routing changed none)
+            call.version += 1
+            if due is not None:
+                self._timers.arm(due[0], TimerKind.CALL, call.call.call_id, call.version)
 
     def _waiting_due(self, call: CallRecord) -> tuple[float, str] | None:
-        config = self._queues[call.queue].config
+        queue = self._queues[call.queue]
+        if not queue.timed:
+            return None
+        config = queue.config
         candidates: list[tuple[float, int, str]] = []
         if call.stage < len(config.relaxation):
             candidates.append((call.enqueued_at + config.relaxation[call.stage].after, 0, "relax"))
@@ -225,6 +231,8 @@ class RouterCore:
 
     def _route_call(self, call: CallRecord, now: float, out: Out) -> None:
         queue = self._queues[call.queue]
+        if not queue.free:
+            return
         groups = queue.groups((call.stage, call.call.skills))
         customer = call.call.customer_id
         if queue.config.policy is RoutingPolicy.LAST_AGENT and customer in self._last_agent:
@@ -234,8 +242,9 @@ class RouterCore:
                 if matches(agent.config.skills, groups):
                     self._offer(call, agent, now, out)
                     return
-        for agent_id in queue.free_agent_ids():
-            agent = self._agents[agent_id]
+        agents = self._agents
+        for key in queue.free:
+            agent = agents[key[-1]]
             if matches(agent.config.skills, groups):
                 self._offer(call, agent, now, out)
                 return
@@ -257,7 +266,8 @@ class RouterCore:
             call.ring_until = now + queue.config.callback.dial_timeout
             out.append(CallbackDialled(now, call_id, agent_id, call.queue, call.callback_number,
                                        call.callback_attempts, call.ring_until))
-        self._arm_call(call)
+        call.version += 1
+        self._timers.arm(call.ring_until, TimerKind.CALL, call_id, call.version)
 
     def _ring_no_answer(self, call: CallRecord, now: float, out: Out) -> None:
         assert call.agent_id is not None

@@ -57,8 +57,12 @@ def _fail(field_name: str, value: object, why: str) -> ValueError:
     return ValueError(f"{field_name}={value!r}: {why}")
 
 
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and value != "" and value == value.strip()
+
+
 def _check_name(field_name: str, value: object) -> None:
-    if not isinstance(value, str) or not value or value != value.strip():
+    if not _is_name(value):
         raise _fail(field_name, value, "must be a non-empty name without surrounding spaces")
 
 
@@ -191,7 +195,8 @@ class Call:
 
     def __post_init__(self) -> None:
         _check_name("call_id", self.call_id)
-        _check_name(f"call {self.call_id!r}.queue", self.queue)
+        if not _is_name(self.queue):  # the field name is formatted only on failure: a Call is made per arrival
+            _check_name(f"call {self.call_id!r}.queue", self.queue)
 
 
 @dataclass(frozen=True, slots=True)

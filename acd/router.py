@@ -298,7 +298,7 @@ class Router(RouterCore):
         entered = restored.enqueued_at or restored.arrived_at
         record = CallRecord(call, self._seq, restored.arrived_at, call.queue, entered,
                             callback_number=restored.callback_number)
-        record.visited.add(call.queue)
+        record.visited = (call.queue,)
         self._calls[call.call_id] = record
         if restored.agent_id is None:
             return record
