@@ -11,6 +11,7 @@ Two directions of routing, both indexed so that a decision does not scan every a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from acd.events import (
@@ -25,6 +26,7 @@ from acd.events import (
     CallQueued,
     CallRelaxed,
     InputIgnored,
+    OfferWithdrawn,
     RingNoAnswer,
 )
 from acd.hours import OpeningHours
@@ -87,6 +89,25 @@ class RouterCore:
                 self._queues[name].remove_free(agent.config.agent_id)
             agent.listed = False
 
+    def _log_out(self, agent: AgentRecord, now: float, out: Out) -> None:
+        self._leave_available(agent)
+        agent.version += 1  # a wrap-up timer is void
+        self._set_state(agent, AgentState.LOGGED_OUT, now, out)
+        agent_id = agent.config.agent_id
+        for name in agent.config.queues:
+            self._queues[name].members.discard(agent_id)
+        del self._agents[agent_id]
+        self._members_left(agent.config.queues, now, out)
+
+    def _withdraw(self, call: CallRecord, now: float, out: Out, reason: str) -> None:
+        """Take an offer back (the agent stays reserved until the caller is requeued): the caller goes
+        back with its place and is routed to another free agent if there is one."""
+        assert call.agent_id is not None
+        out.append(OfferWithdrawn(now, call.call.call_id, call.agent_id, call.queue, reason))
+        if call.callback_number is not None:
+            call.callback_attempts -= 1  # withdrawn, not failed: the attempt does not count
+        self._requeue(call, now, out)
+
     def _route_agent(self, agent: AgentRecord, now: float, out: Out) -> bool:
         """Give the agent the best caller it can take, if any; True if it got one."""
         best: CallKey | None = None
@@ -122,9 +143,12 @@ class RouterCore:
             self._exit(call, ExitReason.OVERFLOW_LOOP, config.exit_action, now, out)
             return
         call.visited += (name,)
-        if config.hours is not None and not config.hours.is_open(now):
-            self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
-            return
+        if config.hours is not None:
+            if not config.hours.is_open(now):
+                self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
+                return
+            if not queue.hours_armed:
+                self._arm_queue(queue, now)
         if config.max_size is not None and len(queue.waiting) >= config.max_size:
             self._exit(call, ExitReason.FULL, config.exit_action, now, out)
             return
@@ -148,6 +172,18 @@ class RouterCore:
         if announce:
             out.append(CallQueued(now, call.call.call_id, call.queue, call.call.priority, position))
         self._settle(call, now, out)
+
+    def _requeue(self, call: CallRecord, now: float, out: Out) -> None:
+        """An offer that did not become a call: the caller is back with its place and priority, unless
+        its queue closed or lost its members meanwhile; then it meets the rules the callers waiting met
+        then (a callback waits off the line and stays)."""
+        config = self._queues[call.queue].config
+        if call.callback_number is None and config.hours is not None and not config.hours.is_open(now):
+            self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
+            return
+        self._enqueue(call, now, out, announce=False)
+        if call.phase is CallPhase.WAITING:
+            self._members_left((call.queue,), now, out)
 
     def _leave_queue(self, call: CallRecord) -> None:
         queue = self._queues[call.queue]
@@ -224,6 +260,52 @@ class RouterCore:
         del self._calls[call.call.call_id]
         out.append(CallExited(now, call.call.call_id, call.queue, reason, action))
 
+    # ------------------------------------------------------------------ internals: queue state
+    def _members_left(self, names: Iterable[str], now: float, out: Out) -> None:
+        """Agents left these queues (logout, a supervisor's change). A queue left with no member applies
+        its no-agents rules to the callers already waiting, as it would to a new arrival: overflow
+        (`overflow_when_no_agents`), else leave if it does not take callers when empty. Callbacks wait
+        off the line and stay."""
+        for name in names:
+            queue = self._queues[name]
+            config = queue.config
+            if queue.members or (config.join_when_empty and not config.overflow_when_no_agents):
+                continue
+            for call_id in queue.waiting_call_ids():  # service order: the first waiting goes first
+                call = self._calls[call_id]
+                if call.callback_number is not None:
+                    continue
+                if config.overflow_when_no_agents and config.overflow_to is not None:
+                    self._leave_queue(call)
+                    out.append(CallOverflowed(now, call_id, name, config.overflow_to, "no_agents"))
+                    self._enter_queue(call, config.overflow_to, now, out)
+                else:
+                    self._exit(call, ExitReason.NO_AGENTS, config.exit_action, now, out)
+
+    def _arm_queue(self, queue: QueueState, now: float) -> None:
+        """Arm the queue's next opening-hours change (its closing, while callers come in)."""
+        assert queue.config.hours is not None
+        queue.version += 1
+        due = queue.config.hours.next_change(now)
+        queue.hours_armed = due is not None
+        if due is not None:
+            self._timers.arm(due, TimerKind.QUEUE, queue.config.name, queue.version)
+
+    def _hours_changed(self, queue: QueueState, now: float, out: Out) -> None:
+        """The queue's opening hours changed. Closed: the callers waiting leave (reason CLOSED, the
+        queue's exit action); callbacks wait off the line and stay. The next timer is armed by the
+        next arrival."""
+        assert queue.config.hours is not None
+        queue.hours_armed = False
+        if queue.config.hours.is_open(now):
+            self._arm_queue(queue, now)
+            return
+        for call_id in queue.waiting_call_ids():
+            call = self._calls[call_id]
+            if call.callback_number is None:
+                self._exit(call, ExitReason.CLOSED, queue.config.exit_action, now, out)
+
+    # ------------------------------------------------------------------ internals: callbacks
     def _make_callback(self, call: CallRecord, number: str, now: float, out: Out) -> None:
         call.callback_number = number
         out.append(CallbackRequested(now, call.call.call_id, call.queue, number))
@@ -277,11 +359,11 @@ class RouterCore:
         if agent.misses >= self.settings.pause_after_misses:
             agent.pending_pause = None
             self._set_state(agent, AgentState.NOT_READY, now, out, reason=RING_NO_ANSWER)
-            self._enqueue(call, now, out, announce=False)
+            self._requeue(call, now, out)
         else:
             # below the auto-pause threshold the agent stays in service, but the caller is routed
             # first (the agent is still reserved), so that another free agent gets it if there is one
-            self._enqueue(call, now, out, announce=False)
+            self._requeue(call, now, out)
             self._agent_ready(agent, now, out)
 
     def _callback_failed(self, call: CallRecord, now: float, out: Out) -> None:
@@ -302,7 +384,13 @@ class RouterCore:
 
     # ------------------------------------------------------------------ internals: misc
     def _is_live(self, kind: TimerKind, ident: str, version: int) -> bool:
-        record: AgentRecord | CallRecord | None = (self._agents if kind is TimerKind.AGENT else self._calls).get(ident)
+        record: AgentRecord | CallRecord | QueueState | None
+        if kind is TimerKind.CALL:
+            record = self._calls.get(ident)
+        elif kind is TimerKind.AGENT:
+            record = self._agents.get(ident)
+        else:
+            record = self._queues.get(ident)
         return record is not None and record.version == version
 
     def _today(self, now: float) -> date:

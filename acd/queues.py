@@ -28,8 +28,8 @@ CallKey = tuple[int, float, int, str]                 # -priority, arrived_at, s
 
 
 class QueueState:
-    __slots__ = ("_buckets", "_call_index", "_free_keys", "_groups", "config", "free", "last_offered",
-                 "members", "offers", "rank", "rate", "timed", "waiting")
+    __slots__ = ("_buckets", "_call_index", "_free_keys", "_groups", "config", "free", "hours_armed",
+                 "last_offered", "members", "offers", "rank", "rate", "timed", "version", "waiting")
 
     def __init__(self, config: QueueConfig) -> None:
         self.config = config
@@ -46,6 +46,8 @@ class QueueState:
         self.offers = 0                          # round robin: offers made by this queue so far
         self.last_offered: dict[str, int] = {}   # round robin: agent -> `offers` at its last offer
         self.rate = AnswerRate()
+        self.hours_armed = False                 # a timer waits for the next opening-hours change
+        self.version = 0                         # the current hours timer; older ones are stale
 
     # ---- free agents
     def add_free(self, agent_id: str, key: AgentKey) -> None:

@@ -30,6 +30,7 @@ class AgentRecord:
     calls_day: date | None = None     # the day `calls_today` counts
     calls_today: int = 0
     pending_pause: str | None = None  # pause asked while busy with a call
+    pending_logout: bool = False      # logout asked while on a call: at the call's end
     listed: bool = False              # in the free lists of its queues
     version: int = 0                  # the current wrap-up timer; older timers are stale
 
