@@ -39,6 +39,7 @@ from acd.timers import Deadlines, TimerKind
 
 Out = list[AcdEvent]
 _DAY = 86_400.0
+_HOURS_HORIZON_DAYS = 400
 
 
 class RouterCore:
@@ -177,10 +178,15 @@ class RouterCore:
         """An offer that did not become a call: the caller is back with its place and priority, unless
         its queue closed or lost its members meanwhile; then it meets the rules the callers waiting met
         then (a callback waits off the line and stays)."""
-        config = self._queues[call.queue].config
-        if call.callback_number is None and config.hours is not None and not config.hours.is_open(now):
-            self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
-            return
+        queue = self._queues[call.queue]
+        config = queue.config
+        if config.hours is not None:
+            if not config.hours.is_open(now):
+                if call.callback_number is None:
+                    self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
+                    return
+            elif not queue.hours_armed:
+                self._arm_queue(queue, now)
         self._enqueue(call, now, out, announce=False)
         if call.phase is CallPhase.WAITING:
             self._members_left((call.queue,), now, out)
@@ -283,13 +289,14 @@ class RouterCore:
                     self._exit(call, ExitReason.NO_AGENTS, config.exit_action, now, out)
 
     def _arm_queue(self, queue: QueueState, now: float) -> None:
-        """Arm the queue's next opening-hours change (its closing, while callers come in)."""
+        """Arm the queue's next opening-hours change (its closing, while callers come in). Hours that
+        do not change within the horizon (always open) are looked at again then, not on every arrival."""
         assert queue.config.hours is not None
         queue.version += 1
-        due = queue.config.hours.next_change(now)
-        queue.hours_armed = due is not None
-        if due is not None:
-            self._timers.arm(due, TimerKind.QUEUE, queue.config.name, queue.version)
+        queue.hours_armed = True
+        due = queue.config.hours.next_change(now, _HOURS_HORIZON_DAYS)
+        self._timers.arm(now + _HOURS_HORIZON_DAYS * _DAY if due is None else due, TimerKind.QUEUE,
+                         queue.config.name, queue.version)
 
     def _hours_changed(self, queue: QueueState, now: float, out: Out) -> None:
         """The queue's opening hours changed. Closed: the callers waiting leave (reason CLOSED, the

@@ -649,3 +649,14 @@ def test_restore_refuses_a_wrap_up_without_its_end() -> None:
         assert "wrap_up_until" in str(exc)
     else:
         raise AssertionError("restore accepted a wrap-up without its end")
+
+
+def test_hours_that_never_close_are_looked_at_again_after_the_horizon_not_on_every_arrival() -> None:
+    always = OpeningHours.weekly("UTC", "mon-sun", "00:00", "00:00")
+    r = router(QueueConfig("billing", BILLING, hours=always))
+    r.call_arrived(Call("c1", "billing"), 1000)
+    r.call_arrived(Call("c2", "billing"), 2000)
+    horizon = r.next_deadline()
+    assert horizon is not None and horizon - 1000 > 365 * 86400  # armed once, at the first arrival
+    assert r.tick(horizon) == [] and r.next_deadline() == 2 * horizon - 1000  # and again then
+    assert r.waiting_calls("billing") == ["c1", "c2"]
