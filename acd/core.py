@@ -11,6 +11,7 @@ Two directions of routing, both indexed so that a decision does not scan every a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from acd.events import (
@@ -25,18 +26,20 @@ from acd.events import (
     CallQueued,
     CallRelaxed,
     InputIgnored,
+    OfferWithdrawn,
     RingNoAnswer,
 )
 from acd.hours import OpeningHours
 from acd.model import RING_NO_ANSWER, AcdSettings, AgentState, ExitAction, ExitReason, RoutingPolicy
 from acd.policy import agent_key
-from acd.queues import QueueState
+from acd.queues import CallKey, QueueState
 from acd.skills import matches
 from acd.state import AgentRecord, CallPhase, CallRecord
 from acd.timers import Deadlines, TimerKind
 
 Out = list[AcdEvent]
 _DAY = 86_400.0
+_HOURS_HORIZON_DAYS = 400
 
 
 class RouterCore:
@@ -87,16 +90,38 @@ class RouterCore:
                 self._queues[name].remove_free(agent.config.agent_id)
             agent.listed = False
 
+    def _log_out(self, agent: AgentRecord, now: float, out: Out) -> None:
+        self._leave_available(agent)
+        agent.version += 1  # a wrap-up timer is void
+        self._set_state(agent, AgentState.LOGGED_OUT, now, out)
+        agent_id = agent.config.agent_id
+        for name in agent.config.queues:
+            self._queues[name].members.discard(agent_id)
+        del self._agents[agent_id]
+        self._members_left(agent.config.queues, now, out)
+
+    def _withdraw(self, call: CallRecord, now: float, out: Out, reason: str) -> None:
+        """Take an offer back (the agent stays reserved until the caller is requeued): the caller goes
+        back with its place and is routed to another free agent if there is one."""
+        assert call.agent_id is not None
+        out.append(OfferWithdrawn(now, call.call.call_id, call.agent_id, call.queue, reason))
+        if call.callback_number is not None:
+            call.callback_attempts -= 1  # withdrawn, not failed: the attempt does not count
+        self._requeue(call, now, out)
+
     def _route_agent(self, agent: AgentRecord, now: float, out: Out) -> bool:
         """Give the agent the best caller it can take, if any; True if it got one."""
-        best: tuple[int, int, float, int, str] | None = None
+        best: CallKey | None = None
+        best_rank = 0
+        skills = agent.config.skills
+        queues = self._queues
         for name in agent.config.queues:
-            queue = self._queues[name]
-            head = queue.best_call_for(agent.config.skills)
-            if head is not None:
-                candidate = (-queue.config.priority, *head)
-                if best is None or candidate < best:
-                    best = candidate
+            queue = queues[name]
+            if best is not None and queue.rank > best_rank:
+                continue  # a queue served before this one has a caller for the agent already
+            head = queue.best_call_for(skills)
+            if head is not None and (best is None or queue.rank < best_rank or head < best):
+                best, best_rank = head, queue.rank
         if best is None:
             return False
         self._offer(self._calls[best[-1]], agent, now, out)
@@ -118,10 +143,13 @@ class RouterCore:
         if name in call.visited:
             self._exit(call, ExitReason.OVERFLOW_LOOP, config.exit_action, now, out)
             return
-        call.visited.add(name)
-        if config.hours is not None and not config.hours.is_open(now):
-            self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
-            return
+        call.visited += (name,)
+        if config.hours is not None:
+            if not config.hours.is_open(now):
+                self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
+                return
+            if not queue.hours_armed:
+                self._arm_queue(queue, now)
         if config.max_size is not None and len(queue.waiting) >= config.max_size:
             self._exit(call, ExitReason.FULL, config.exit_action, now, out)
             return
@@ -141,11 +169,27 @@ class RouterCore:
         queue = self._queues[call.queue]
         call.phase = CallPhase.WAITING
         call.agent_id = None
-        queue.add_waiting(call.call.call_id, call.key, (call.stage, call.call.skills))
+        position = queue.add_waiting(call.call.call_id, call.key, (call.stage, call.call.skills))
         if announce:
-            position = queue.position(call.call.call_id) or 0
             out.append(CallQueued(now, call.call.call_id, call.queue, call.call.priority, position))
         self._settle(call, now, out)
+
+    def _requeue(self, call: CallRecord, now: float, out: Out) -> None:
+        """An offer that did not become a call: the caller is back with its place and priority, unless
+        its queue closed or lost its members meanwhile; then it meets the rules the callers waiting met
+        then (a callback waits off the line and stays)."""
+        queue = self._queues[call.queue]
+        config = queue.config
+        if config.hours is not None:
+            if not config.hours.is_open(now):
+                if call.callback_number is None:
+                    self._exit(call, ExitReason.CLOSED, config.exit_action, now, out)
+                    return
+            elif not queue.hours_armed:
+                self._arm_queue(queue, now)
+        self._enqueue(call, now, out, announce=False)
+        if call.phase is CallPhase.WAITING:
+            self._members_left((call.queue,), now, out)
 
     def _leave_queue(self, call: CallRecord) -> None:
         queue = self._queues[call.queue]
@@ -155,17 +199,16 @@ class RouterCore:
 
     def _settle(self, call: CallRecord, now: float, out: Out) -> None:
         """Apply what is due for a waiting caller (relaxation, overflow, max wait), route it, arm its timer."""
-        config = self._queues[call.queue].config
-        while True:
-            due = self._waiting_due(call)
-            if due is None or due[0] > now:
-                break
+        queue = self._queues[call.queue]
+        config = queue.config
+        due = self._waiting_due(call)
+        while due is not None and due[0] <= now:
             if due[1] == "relax":
-                queue = self._queues[call.queue]
                 queue.remove_waiting(call.call.call_id)
                 call.stage += 1
                 queue.add_waiting(call.call.call_id, call.key, (call.stage, call.call.skills))
                 out.append(CallRelaxed(now, call.call.call_id, call.queue, call.stage))
+                due = self._waiting_due(call)
             elif due[1] == "overflow" and config.overflow_to is not None:
                 self._leave_queue(call)
                 out.append(CallOverflowed(now, call.call.call_id, call.queue, config.overflow_to, "timeout"))
@@ -175,11 +218,16 @@ class RouterCore:
                 self._exit(call, ExitReason.MAX_WAIT, config.exit_action, now, out)
                 return
         self._route_call(call, now, out)
-        if call.phase is CallPhase.WAITING:
-            self._arm_call(call)
+        if call.phase is CallPhase.WAITING:  # not offered: its next deadline (routing changed none)
+            call.version += 1
+            if due is not None:
+                self._timers.arm(due[0], TimerKind.CALL, call.call.call_id, call.version)
 
     def _waiting_due(self, call: CallRecord) -> tuple[float, str] | None:
-        config = self._queues[call.queue].config
+        queue = self._queues[call.queue]
+        if not queue.timed:
+            return None
+        config = queue.config
         candidates: list[tuple[float, int, str]] = []
         if call.stage < len(config.relaxation):
             candidates.append((call.enqueued_at + config.relaxation[call.stage].after, 0, "relax"))
@@ -218,6 +266,53 @@ class RouterCore:
         del self._calls[call.call.call_id]
         out.append(CallExited(now, call.call.call_id, call.queue, reason, action))
 
+    # ------------------------------------------------------------------ internals: queue state
+    def _members_left(self, names: Iterable[str], now: float, out: Out) -> None:
+        """Agents left these queues (logout, a supervisor's change). A queue left with no member applies
+        its no-agents rules to the callers already waiting, as it would to a new arrival: overflow
+        (`overflow_when_no_agents`), else leave if it does not take callers when empty. Callbacks wait
+        off the line and stay."""
+        for name in names:
+            queue = self._queues[name]
+            config = queue.config
+            if queue.members or (config.join_when_empty and not config.overflow_when_no_agents):
+                continue
+            for call_id in queue.waiting_call_ids():  # service order: the first waiting goes first
+                call = self._calls[call_id]
+                if call.callback_number is not None:
+                    continue
+                if config.overflow_when_no_agents and config.overflow_to is not None:
+                    self._leave_queue(call)
+                    out.append(CallOverflowed(now, call_id, name, config.overflow_to, "no_agents"))
+                    self._enter_queue(call, config.overflow_to, now, out)
+                else:
+                    self._exit(call, ExitReason.NO_AGENTS, config.exit_action, now, out)
+
+    def _arm_queue(self, queue: QueueState, now: float) -> None:
+        """Arm the queue's next opening-hours change (its closing, while callers come in). Hours that
+        do not change within the horizon (always open) are looked at again then, not on every arrival."""
+        assert queue.config.hours is not None
+        queue.version += 1
+        queue.hours_armed = True
+        due = queue.config.hours.next_change(now, _HOURS_HORIZON_DAYS)
+        self._timers.arm(now + _HOURS_HORIZON_DAYS * _DAY if due is None else due, TimerKind.QUEUE,
+                         queue.config.name, queue.version)
+
+    def _hours_changed(self, queue: QueueState, now: float, out: Out) -> None:
+        """The queue's opening hours changed. Closed: the callers waiting leave (reason CLOSED, the
+        queue's exit action); callbacks wait off the line and stay. The next timer is armed by the
+        next arrival."""
+        assert queue.config.hours is not None
+        queue.hours_armed = False
+        if queue.config.hours.is_open(now):
+            self._arm_queue(queue, now)
+            return
+        for call_id in queue.waiting_call_ids():
+            call = self._calls[call_id]
+            if call.callback_number is None:
+                self._exit(call, ExitReason.CLOSED, queue.config.exit_action, now, out)
+
+    # ------------------------------------------------------------------ internals: callbacks
     def _make_callback(self, call: CallRecord, number: str, now: float, out: Out) -> None:
         call.callback_number = number
         out.append(CallbackRequested(now, call.call.call_id, call.queue, number))
@@ -225,6 +320,8 @@ class RouterCore:
 
     def _route_call(self, call: CallRecord, now: float, out: Out) -> None:
         queue = self._queues[call.queue]
+        if not queue.free:
+            return
         groups = queue.groups((call.stage, call.call.skills))
         customer = call.call.customer_id
         if queue.config.policy is RoutingPolicy.LAST_AGENT and customer in self._last_agent:
@@ -234,8 +331,9 @@ class RouterCore:
                 if matches(agent.config.skills, groups):
                     self._offer(call, agent, now, out)
                     return
-        for agent_id in queue.free_agent_ids():
-            agent = self._agents[agent_id]
+        agents = self._agents
+        for key in queue.free:
+            agent = agents[key[-1]]
             if matches(agent.config.skills, groups):
                 self._offer(call, agent, now, out)
                 return
@@ -257,7 +355,8 @@ class RouterCore:
             call.ring_until = now + queue.config.callback.dial_timeout
             out.append(CallbackDialled(now, call_id, agent_id, call.queue, call.callback_number,
                                        call.callback_attempts, call.ring_until))
-        self._arm_call(call)
+        call.version += 1
+        self._timers.arm(call.ring_until, TimerKind.CALL, call_id, call.version)
 
     def _ring_no_answer(self, call: CallRecord, now: float, out: Out) -> None:
         assert call.agent_id is not None
@@ -267,11 +366,11 @@ class RouterCore:
         if agent.misses >= self.settings.pause_after_misses:
             agent.pending_pause = None
             self._set_state(agent, AgentState.NOT_READY, now, out, reason=RING_NO_ANSWER)
-            self._enqueue(call, now, out, announce=False)
+            self._requeue(call, now, out)
         else:
             # below the auto-pause threshold the agent stays in service, but the caller is routed
             # first (the agent is still reserved), so that another free agent gets it if there is one
-            self._enqueue(call, now, out, announce=False)
+            self._requeue(call, now, out)
             self._agent_ready(agent, now, out)
 
     def _callback_failed(self, call: CallRecord, now: float, out: Out) -> None:
@@ -292,7 +391,13 @@ class RouterCore:
 
     # ------------------------------------------------------------------ internals: misc
     def _is_live(self, kind: TimerKind, ident: str, version: int) -> bool:
-        record: AgentRecord | CallRecord | None = (self._agents if kind is TimerKind.AGENT else self._calls).get(ident)
+        record: AgentRecord | CallRecord | QueueState | None
+        if kind is TimerKind.CALL:
+            record = self._calls.get(ident)
+        elif kind is TimerKind.AGENT:
+            record = self._agents.get(ident)
+        else:
+            record = self._queues.get(ident)
         return record is not None and record.version == version
 
     def _today(self, now: float) -> date:

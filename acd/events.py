@@ -2,7 +2,8 @@
 
 Decisions the adapter carries out on Asterisk: `CallOffered` (ring the agent, join the caller on
 answer), `CallbackDialled` (the agent is reserved: dial the customer), `CallExited` (send the caller to
-voicemail / a message / the callback capture), `CallAbandoned` with an agent (stop that agent's ring).
+voicemail / a message / the callback capture), `CallAbandoned` with an agent (stop that agent's ring),
+`OfferWithdrawn` (stop the agent's ring, or the callback's dialling: the caller is back in its queue).
 Everything else is a report for the dashboards, the queue log and the productivity reports.
 
 A call's routing ends in exactly one of: `CallAnswered`, `CallAbandoned`, `CallExited`, or a final
@@ -11,6 +12,7 @@ A call's routing ends in exactly one of: `CallAnswered`, `CallAbandoned`, `CallE
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from acd.model import AgentState, ExitAction, ExitReason
@@ -37,6 +39,24 @@ class AgentPauseDeferred:
     at: float
     agent_id: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogoutDeferred:
+    """The agent asked to log out while on a call: it is logged out when the call ends."""
+
+    at: float
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChanged:
+    """A supervisor changed a logged-in agent's skills, levels or queues; they apply at once."""
+
+    at: float
+    agent_id: str
+    skills: Mapping[str, int]
+    queues: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +133,19 @@ class RingNoAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class OfferWithdrawn:
+    """Decision: stop ringing the agent (or dialling the callback): the offer is taken back, here
+    because the agent logged out. The caller is back in the queue with its place and priority; it
+    is no ring-no-answer (the agent's misses do not count it)."""
+
+    at: float
+    call_id: str
+    agent_id: str
+    queue: str
+    reason: str  # "agent_logged_out"
+
+
+@dataclass(frozen=True, slots=True)
 class CallAnswered:
     at: float
     call_id: str
@@ -176,6 +209,8 @@ class InputIgnored:
 AcdEvent = (
     AgentStateChanged
     | AgentPauseDeferred
+    | AgentLogoutDeferred
+    | AgentChanged
     | WrapUpExtended
     | CallQueued
     | CallOffered
@@ -183,6 +218,7 @@ AcdEvent = (
     | CallbackDialled
     | CallbackFailed
     | RingNoAnswer
+    | OfferWithdrawn
     | CallAnswered
     | CallAbandoned
     | CallRelaxed

@@ -8,7 +8,7 @@ service that runs past midnight is two periods (e.g. Friday 22:00-00:00 and Satu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -68,3 +68,23 @@ class OpeningHours:
             return False
         moment = local.time()
         return any(p.weekday == local.weekday() and p.covers(moment) for p in self.periods)
+
+    def next_change(self, now: float, horizon_days: int = 400) -> float | None:
+        """The first moment after `now` when `is_open` changes (opening, closing, a holiday starting
+        or ending), or None if it does not change within `horizon_days`. Wall-clock boundaries are
+        read in the zone, so a daylight-saving change moves them as it moves the clocks."""
+        zone = OpeningHours.zone(self.time_zone)
+        was_open = self.is_open(now)
+        today = datetime.fromtimestamp(now, zone).date()
+        for offset in range(horizon_days + 1):
+            day = today + timedelta(days=offset)
+            moments = {time(0)}  # midnight: a holiday starts or ends
+            for period in self.periods:
+                if period.weekday == day.weekday():
+                    moments.add(period.opens)
+                    moments.add(period.closes)  # time(0): the next day's midnight, checked then
+            for moment in sorted(moments):
+                at = datetime.combine(day, moment, zone).timestamp()
+                if at > now and self.is_open(at) != was_open:
+                    return at
+        return None

@@ -57,8 +57,12 @@ def _fail(field_name: str, value: object, why: str) -> ValueError:
     return ValueError(f"{field_name}={value!r}: {why}")
 
 
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and value != "" and value == value.strip()
+
+
 def _check_name(field_name: str, value: object) -> None:
-    if not isinstance(value, str) or not value or value != value.strip():
+    if not _is_name(value):
         raise _fail(field_name, value, "must be a non-empty name without surrounding spaces")
 
 
@@ -121,13 +125,15 @@ class QueueConfig:
     ring_timeout: float = 20.0          # ring time at the agent before ring-no-answer
     max_wait: float | None = None       # seconds in this queue before `exit_action`
     max_size: int | None = None         # waiting callers (callbacks included) before new ones are refused
-    join_when_empty: bool = True        # take callers while no member agent is logged in
+    join_when_empty: bool = True        # take callers while no member agent is logged in (False: when
+                                        # the last member logs out, the callers waiting leave too)
     exit_action: ExitAction = ExitAction.VOICEMAIL
     overflow_to: str | None = None
     overflow_after: float | None = None  # seconds in this queue before moving to `overflow_to`
-    overflow_when_no_agents: bool = False  # move to `overflow_to` on arrival when no member is logged in
+    overflow_when_no_agents: bool = False  # move to `overflow_to` when no member is logged in (on arrival,
+                                           # and the callers waiting when the last member logs out)
     relaxation: tuple[RelaxationStep, ...] = ()
-    hours: OpeningHours | None = None   # None: always open
+    hours: OpeningHours | None = None   # None: always open; at closing the callers waiting leave
     last_agent_days: float = 7.0        # RoutingPolicy.LAST_AGENT: how far back the customer's agent counts
     callback: CallbackRule = field(default_factory=CallbackRule)
 
@@ -191,7 +197,8 @@ class Call:
 
     def __post_init__(self) -> None:
         _check_name("call_id", self.call_id)
-        _check_name(f"call {self.call_id!r}.queue", self.queue)
+        if not _is_name(self.queue):  # the field name is formatted only on failure: a Call is made per arrival
+            _check_name(f"call {self.call_id!r}.queue", self.queue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +227,10 @@ class RestoredAgent:
     """An agent as it was before a restart, from the database (calls come from Asterisk)."""
 
     agent: AgentConfig
-    state: AgentState = AgentState.AVAILABLE  # AVAILABLE or NOT_READY; RESERVED / ON_CALL come from calls
+    state: AgentState = AgentState.AVAILABLE  # AVAILABLE, NOT_READY or WRAP_UP; RESERVED / ON_CALL come from calls
     since: float = 0.0
     reason: str | None = None
+    wrap_up_until: float | None = None  # WRAP_UP: when the after-call work ends (the rest is kept)
 
 
 @dataclass(frozen=True, slots=True)

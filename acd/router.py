@@ -17,16 +17,21 @@ Deterministic rules (same inputs in the same order give the same outputs):
   is routed before the agent is free again, so another free agent is tried first.
 * Timers due at the same time run in arming order; for one caller, relaxation before overflow before
   max wait. Events from `tick` carry the tick's `now`.
+* A queue's rules for arrivals hold for the callers already waiting: when its last member logs out
+  (or is moved out by a supervisor), `overflow_when_no_agents` / `join_when_empty=False` move them out
+  in service order; when its opening hours end (a timer, see `next_deadline`), they leave with reason
+  CLOSED. Callbacks wait off the line and stay. A caller whose offer ends without a call (no answer,
+  withdrawn) meets the same rules on its way back.
 
 After every input, no routable caller waits while a free agent who matches it is available.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from acd.core import Out, RouterCore
+from acd.core import Out
 from acd.events import (
+    AgentChanged,
+    AgentLogoutDeferred,
     AgentPauseDeferred,
     CallAbandoned,
     CallAnswered,
@@ -37,15 +42,14 @@ from acd.model import (
     AgentConfig,
     AgentState,
     Call,
-    RestoredAgent,
-    RestoredCall,
 )
+from acd.recovery import RecoveringCore
 from acd.skills import Groups
 from acd.state import AgentRecord, CallPhase, CallRecord, CallView
 from acd.timers import TimerKind
 
 
-class Router(RouterCore):
+class Router(RecoveringCore):
     """The ACD's public face: one method per input, each returning the events it caused.
 
     `Router(settings)` starts empty; agents log in, callers arrive. After a restart, `restore` it
@@ -71,15 +75,47 @@ class Router(RouterCore):
         return out
 
     def log_out(self, agent_id: str, now: float) -> Out:
+        """The agent logs out. Ringing (or reserved for a callback being dialled): the offer is
+        withdrawn (`OfferWithdrawn`: stop the ring), the caller goes back with its place, then the
+        agent logs out. On a call: deferred to the call's end (`AgentLogoutDeferred`), no wrap-up.
+        A queue left without members applies its no-agents rules to the callers waiting."""
         agent = self._agents.get(agent_id)
-        if agent is None or agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+        if agent is None:
             return [self._ignored(now, "log_out", agent_id, agent)]
+        if agent.pending_logout:
+            return [InputIgnored(now, "log_out", agent_id, "logout already deferred to the call's end")]
+        if agent.state is AgentState.ON_CALL:
+            agent.pending_logout = True
+            return [AgentLogoutDeferred(now, agent_id)]
         out: Out = []
-        self._leave_available(agent)
-        self._set_state(agent, AgentState.LOGGED_OUT, now, out)
-        for name in agent.config.queues:
-            self._queues[name].members.discard(agent_id)
-        del self._agents[agent_id]
+        if agent.state is AgentState.RESERVED:
+            assert agent.call_id is not None
+            self._withdraw(self._calls[agent.call_id], now, out, "agent_logged_out")
+        self._log_out(agent, now, out)
+        return out
+
+    def change_agent(self, agent: AgentConfig, now: float) -> Out:
+        """A supervisor changes a logged-in agent's skills, levels or queues, effective at once. A free
+        agent is indexed again and takes the best waiting caller it now matches; a busy agent keeps its
+        call, and the change counts from its next one. A queue the agent left with no member applies
+        its no-agents rules to the callers waiting."""
+        record = self._agents.get(agent.agent_id)
+        if record is None:
+            return [self._ignored(now, "change_agent", agent.agent_id, record)]
+        unknown = [q for q in agent.queues if q not in self._queues]
+        if unknown:
+            return [InputIgnored(now, "change_agent", agent.agent_id, f"unknown queues {unknown}")]
+        out: Out = [AgentChanged(now, agent.agent_id, agent.skills, agent.queues)]
+        left = [name for name in record.config.queues if name not in agent.queues]
+        self._leave_available(record)
+        for name in left:
+            self._queues[name].members.discard(agent.agent_id)
+        record.config = agent
+        for name in agent.queues:
+            self._queues[name].members.add(agent.agent_id)
+        if record.state is AgentState.AVAILABLE and not self._route_agent(record, now, out):
+            self._join_free(record, now)
+        self._members_left(left, now, out)
         return out
 
     def pause(self, agent_id: str, reason: str, now: float) -> Out:
@@ -99,9 +135,11 @@ class Router(RouterCore):
         return out
 
     def resume(self, agent_id: str, now: float) -> Out:
+        """Ready again. Asked during a call, it cancels the pause or logout asked for the call's end."""
         agent = self._agents.get(agent_id)
-        if agent is not None and agent.state in (AgentState.RESERVED, AgentState.ON_CALL) and agent.pending_pause:
-            agent.pending_pause = None
+        busy = agent is not None and agent.state in (AgentState.RESERVED, AgentState.ON_CALL)
+        if agent is not None and busy and (agent.pending_pause or agent.pending_logout):
+            agent.pending_pause, agent.pending_logout = None, False
             return []
         if agent is None or agent.state is not AgentState.NOT_READY:
             return [self._ignored(now, "resume", agent_id, agent)]
@@ -171,7 +209,9 @@ class Router(RouterCore):
         agent = self._agents[call.agent_id]
         wrap_up = self._queues[call.queue].config.wrap_up
         out: Out = []
-        if wrap_up > 0:
+        if agent.pending_logout:
+            self._log_out(agent, now, out)
+        elif wrap_up > 0:
             agent.wrap_up_until = now + wrap_up
             self._set_state(agent, AgentState.WRAP_UP, now, out, call_id=call_id, until=agent.wrap_up_until)
             self._arm_agent(agent)
@@ -230,12 +270,15 @@ class Router(RouterCore):
 
     def tick(self, now: float) -> Out:
         """Everything due at or before `now`: ring timeouts, wrap-up ends, relaxation, overflow,
-        max wait, callback retries."""
+        max wait, callback retries, a queue closing (its waiting callers leave)."""
         out: Out = []
         while (due := self._timers.pop_due(now, self._is_live)) is not None:
             kind, ident = due
             if kind is TimerKind.AGENT:
                 self._agent_ready(self._agents[ident], now, out)
+                continue
+            if kind is TimerKind.QUEUE:
+                self._hours_changed(self._queues[ident], now, out)
                 continue
             call = self._calls[ident]
             if call.phase is CallPhase.OFFERED:
@@ -248,72 +291,6 @@ class Router(RouterCore):
             else:
                 self._settle(call, now, out)
         return out
-
-    # ------------------------------------------------------------------ restart recovery
-    def restore(self, agents: Iterable[RestoredAgent], calls: Iterable[RestoredCall], now: float) -> Out:
-        """Rebuild after a restart, from the database (agents) and the CTI resync (callers, with
-        their original arrival, queue and priority). Ringing and talking callers stay with their
-        agent and are not offered again; waiting callers keep their place. Returns only the routing
-        decisions made once everything is back (waiting callers in service order, each offered once).
-        """
-        if self._agents or self._calls:
-            raise ValueError("restore: the router must be empty")
-        for restored in agents:
-            agent = restored.agent
-            if restored.state not in (AgentState.AVAILABLE, AgentState.NOT_READY):
-                raise ValueError(f"restored agent {agent.agent_id!r} state={restored.state!r}: "
-                                 "AVAILABLE or NOT_READY (calls give RESERVED and ON_CALL)")
-            reason = restored.reason if restored.state is AgentState.NOT_READY else None
-            if restored.state is AgentState.NOT_READY and reason not in self.settings.pause_reasons:
-                raise ValueError(f"restored agent {agent.agent_id!r} reason={reason!r}: not a pause reason")
-            unknown = [q for q in agent.queues if q not in self._queues]
-            if unknown:
-                raise ValueError(f"restored agent {agent.agent_id!r} queues={unknown!r}: unknown queues")
-            record = AgentRecord(agent, restored.state, restored.since, reason=reason,
-                                 available_since=restored.since)
-            self._agents[agent.agent_id] = record
-            for name in agent.queues:
-                self._queues[name].members.add(agent.agent_id)
-        waiting: list[CallRecord] = []
-        for restored_call in sorted(calls, key=lambda c: (c.arrived_at, c.call.call_id)):
-            call_record = self._restore_call(restored_call, now)
-            if call_record.phase is CallPhase.WAITING:
-                waiting.append(call_record)
-        for agent_record in self._agents.values():
-            if agent_record.state is AgentState.AVAILABLE:
-                self._join_free(agent_record, now)
-        out: Out = []
-        for call_record in waiting:
-            queue = self._queues[call_record.queue]
-            queue.add_waiting(call_record.call.call_id, call_record.key, (call_record.stage, call_record.call.skills))
-        for call_record in sorted(waiting, key=self._service_key):
-            self._settle(call_record, now, out)
-        return out
-
-    def _restore_call(self, restored: RestoredCall, now: float) -> CallRecord:
-        call = restored.call
-        if call.queue not in self._queues or call.call_id in self._calls:
-            raise ValueError(f"restored call {call.call_id!r} queue={call.queue!r}: unknown queue or repeated call")
-        self._seq += 1
-        entered = restored.enqueued_at or restored.arrived_at
-        record = CallRecord(call, self._seq, restored.arrived_at, call.queue, entered,
-                            callback_number=restored.callback_number)
-        record.visited.add(call.queue)
-        self._calls[call.call_id] = record
-        if restored.agent_id is None:
-            return record
-        agent = self._agents.get(restored.agent_id)
-        if agent is None or agent.call_id is not None:
-            raise ValueError(f"restored call {call.call_id!r} agent_id={restored.agent_id!r}: "
-                             "agent not restored, or already holding another call")
-        record.agent_id = restored.agent_id
-        record.phase = CallPhase.CONNECTED if restored.answered else CallPhase.OFFERED
-        agent.state = AgentState.ON_CALL if restored.answered else AgentState.RESERVED
-        agent.call_id, agent.since = call.call_id, now
-        if not restored.answered:  # the ring time starts again from the restart
-            record.ring_until = now + self._queues[call.queue].config.ring_timeout
-            self._arm_call(record)
-        return record
 
     def remember_last_agent(self, customer_id: str, agent_id: str, at: float) -> None:
         """Seed the customer history for `RoutingPolicy.LAST_AGENT` (from the call records)."""

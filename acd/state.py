@@ -3,7 +3,7 @@ rest of the product sees the events and the read-only views (`CallView`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
@@ -30,6 +30,7 @@ class AgentRecord:
     calls_day: date | None = None     # the day `calls_today` counts
     calls_today: int = 0
     pending_pause: str | None = None  # pause asked while busy with a call
+    pending_logout: bool = False      # logout asked while on a call: at the call's end
     listed: bool = False              # in the free lists of its queues
     version: int = 0                  # the current wrap-up timer; older timers are stale
 
@@ -48,7 +49,7 @@ class CallRecord:
     callback_number: str | None = None
     callback_attempts: int = 0
     retry_at: float = 0.0
-    visited: set[str] = field(default_factory=set)  # queues entered: stops overflow loops
+    visited: tuple[str, ...] = ()     # queues entered: stops overflow loops (a tuple: one or two, cheap to make)
     version: int = 0                  # the current call timer; older timers are stale
 
     @property

@@ -14,6 +14,7 @@ from enum import StrEnum
 class TimerKind(StrEnum):
     CALL = "call"     # ring timeout, relaxation step, overflow, max wait, callback retry
     AGENT = "agent"   # end of wrap-up
+    QUEUE = "queue"   # business hours: the queue opens or closes
 
 
 Entry = tuple[float, int, TimerKind, str, int]  # due, order, kind, id, version

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,8 @@ from acd import (
     CallbackRule,
     CallPhase,
     ExitAction,
+    Opening,
+    OpeningHours,
     QueueConfig,
     RelaxationStep,
     Router,
@@ -46,6 +49,10 @@ QUEUES = (
     QueueConfig("general", policy=RoutingPolicy.LEAST_CALLS, ring_timeout=10, max_wait=200),
     QueueConfig("vip", (SkillRequirement("billing", 2),), priority=5, policy=RoutingPolicy.BEST_PROFICIENCY,
                 join_when_empty=False),
+    # closed 22:13:30-22:14:30 UTC every day: the runs start at 22:13:20 and often cross both boundaries
+    QueueConfig("support", (SkillRequirement("sales", 2),), overflow_to="vip", overflow_when_no_agents=True,
+                hours=OpeningHours("UTC", tuple(p for day in range(7) for p in (
+                    Opening(day, time(0), time(22, 13, 30)), Opening(day, time(22, 14, 30), time(0)))))),
 )
 SETTINGS = AcdSettings(QUEUES, pause_after_misses=2)
 AGENTS = (
@@ -55,6 +62,15 @@ AGENTS = (
     AgentConfig("a3", {"billing": 5, "french": 1}, ("vip", "general", "billing")),
     AgentConfig("a4", {}, ("general",)),
     AgentConfig("a5", {"billing": 2, "sales": 9}, ("sales", "vip", "billing")),
+    AgentConfig("a6", {"sales": 4}, ("support", "general")),
+)
+# what a supervisor may change a logged-in agent to (skills, queues): live, with the indexes following
+CHANGES = (
+    ({"billing": 9}, ("billing", "vip")),
+    ({"sales": 3, "french": 2}, ("sales", "support")),
+    ({"billing": 4}, ("general", "billing")),
+    ({}, ("vip",)),
+    ({"billing": 6, "sales": 6}, ("support", "general", "billing", "vip", "sales")),
 )
 CALL_SKILLS = ((), (SkillRequirement("french"),), (SkillRequirement("billing", 7),))
 TERMINAL = (CallAnswered, CallAbandoned, CallExited)
@@ -62,12 +78,13 @@ WAIT, RING, DELAY, TALK = CallPhase.WAITING, CallPhase.OFFERED, CallPhase.DELAYE
 CALL_INPUT_PHASES = {"connect": {RING}, "unanswered": {RING}, "abandon": {WAIT, RING, DELAY}, "end": {TALK},
                      "callback": {WAIT}, "callback_failed": {RING}}
 AGENT_INPUT_STATES = {
-    "log_in": {AgentState.LOGGED_OUT}, "log_out": {AgentState.AVAILABLE, AgentState.NOT_READY, AgentState.WRAP_UP},
+    "log_in": {AgentState.LOGGED_OUT}, "log_out": set(AgentState) - {AgentState.LOGGED_OUT},
+    "change": set(AgentState) - {AgentState.LOGGED_OUT},
     "pause": set(AgentState) - {AgentState.LOGGED_OUT}, "resume": {AgentState.NOT_READY},
     "end_wrap_up": {AgentState.WRAP_UP}, "extend": {AgentState.WRAP_UP},
 }
 
-agent_ops = st.tuples(st.sampled_from(["log_in", "log_out", "pause", "resume", "end_wrap_up", "extend"]),
+agent_ops = st.tuples(st.sampled_from(["log_in", "log_out", "pause", "resume", "end_wrap_up", "extend", "change"]),
                       st.integers(0, 1000))
 call_ops = st.tuples(st.sampled_from(["connect", "unanswered", "abandon", "end", "callback", "callback_failed"]),
                      st.integers(0, 1000))
@@ -77,9 +94,11 @@ advances = st.tuples(st.just("advance"), st.sampled_from([0, 1, 5, 10, 15, 20, 3
 logins = st.tuples(st.just("log_in"), st.integers(0, 1000))
 answers = st.tuples(st.just("connect"), st.integers(0, 1000))
 hangups = st.tuples(st.just("end"), st.integers(0, 1000))
+logouts = st.tuples(st.just("log_out"), st.integers(0, 1000))
+changes = st.tuples(st.just("change"), st.integers(0, 1000))
 # the common inputs drawn more often, so that streams reach busy queues, relaxation and callbacks
-streams = st.lists(st.one_of(agent_ops, call_ops, arrivals, arrivals, advances, advances, logins, answers, hangups),
-                   max_size=120)
+streams = st.lists(st.one_of(agent_ops, call_ops, arrivals, arrivals, advances, advances, logins, answers, hangups,
+                             logouts, changes), max_size=120)
 
 
 @dataclass
@@ -117,11 +136,14 @@ class Run:
             candidates = [a for a in AGENTS if r.agent_state(a.agent_id) in wanted] or list(AGENTS)
             config = candidates[op[1] % len(candidates)] if op[1] % 10 else AGENTS[op[1] % len(AGENTS)]
             agent_id = config.agent_id
+            skills, queues = CHANGES[op[1] % len(CHANGES)]
+            changed = AgentConfig(agent_id, skills, queues)
             out = {"log_in": lambda: r.log_in(config, self.now), "log_out": lambda: r.log_out(agent_id, self.now),
                    "pause": lambda: r.pause(agent_id, "break", self.now),
                    "resume": lambda: r.resume(agent_id, self.now),
                    "end_wrap_up": lambda: r.end_wrap_up(agent_id, self.now),
-                   "extend": lambda: r.extend_wrap_up(agent_id, 30, self.now)}[str(kind)]()
+                   "extend": lambda: r.extend_wrap_up(agent_id, 30, self.now),
+                   "change": lambda: r.change_agent(changed, self.now)}[str(kind)]()
         self.outputs.append(out)
         return out
 
@@ -163,6 +185,13 @@ def check_state(run: Run, out: list[AcdEvent], from_tick: bool) -> None:
     for queue in QUEUES:
         assert set(r.free_agents(queue.name)) == {a for a in free if queue.name in agents[a].queues}
     waiting = [v for v in views if v.phase is CallPhase.WAITING]
+    for view in waiting:  # the queue's rules for no members and closed hours hold for the callers waiting
+        if view.callback_number is not None:
+            continue  # a callback waits off the line
+        config = next(q for q in QUEUES if q.name == view.queue)
+        if not any(view.queue in a.queues for a in agents.values()):
+            assert config.join_when_empty and not config.overflow_when_no_agents, view
+        assert config.hours is None or config.hours.is_open(run.now), view
     for view in waiting:  # nobody waits while a free agent who matches it is available
         groups = r.call_groups(view.call_id)
         for agent_id in r.free_agents(view.queue):

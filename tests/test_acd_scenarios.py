@@ -24,6 +24,8 @@ from acd import (
     SkillRequirement,
 )
 from acd.events import (
+    AgentChanged,
+    AgentLogoutDeferred,
     AgentPauseDeferred,
     AgentStateChanged,
     CallAbandoned,
@@ -37,6 +39,7 @@ from acd.events import (
     CallQueued,
     CallRelaxed,
     InputIgnored,
+    OfferWithdrawn,
     RingNoAnswer,
     WrapUpExtended,
 )
@@ -425,7 +428,8 @@ def test_bad_inputs_are_reported_not_raised() -> None:
     r.log_in(agent("a1"), 0)
     assert isinstance(r.log_in(agent("a1"), 1)[0], InputIgnored)
     r.call_arrived(Call("c", "billing"), 2)
-    assert isinstance(r.log_out("a1", 3)[0], InputIgnored)  # ringing: not now
+    assert isinstance(r.change_agent(agent("ghost"), 3)[0], InputIgnored)  # not logged in
+    assert isinstance(r.change_agent(agent("a1", queues=("nowhere",)), 3)[0], InputIgnored)
     assert isinstance(r.call_arrived(Call("c", "billing"), 4)[0], InputIgnored)
 
 
@@ -441,3 +445,218 @@ def test_freed_agent_takes_the_best_caller_across_requirement_buckets() -> None:
     # freed again: french-early (arrived at 10) beats plain-late (30), in another bucket
     assert offers(r.call_abandoned("plain-vip", 51)) == [("french-early", "a")]
     assert r.waiting_calls("q") == ["german", "plain-late"]
+
+
+def test_supervisor_gives_a_free_agent_a_skill_and_a_waiting_caller_is_offered_at_once() -> None:
+    r = router(QueueConfig("billing", BILLING), QueueConfig("sales", (SkillRequirement("sales", 2),)))
+    r.log_in(agent("a1", level=2), 0)  # below billing's level 3
+    r.call_arrived(Call("c1", "billing"), 5)
+    r.call_arrived(Call("s1", "sales"), 6)
+    assert r.free_agents("billing") == ["a1"]
+    change = agent("a1", level=4)
+    assert r.change_agent(change, 10) == [
+        AgentChanged(10, "a1", change.skills, ("billing",)),
+        AgentStateChanged(10, "a1", RESERVED, AVAILABLE, 0, call_id="c1"),
+        CallOffered(10, "c1", "a1", "billing", 30),
+    ]
+    assert r.free_agents("billing") == []
+    # a new queue and skill while ringing: the call goes on, the change counts from the next one
+    both = agent("a1", level=4, queues=("billing", "sales"), sales=5)
+    assert r.change_agent(both, 11) == [AgentChanged(11, "a1", both.skills, ("billing", "sales"))]
+    r.call_connected("c1", 12)
+    assert offers(r.call_ended("c1", 20)) == [("s1", "a1")]
+
+
+def test_supervisor_moves_a_free_agent_between_queues_and_the_indexes_follow() -> None:
+    r = router(QueueConfig("billing", BILLING, policy=RoutingPolicy.BEST_PROFICIENCY), QueueConfig("sales"))
+    r.log_in(agent("a1", level=4), 0)
+    r.log_in(agent("a2", level=6), 1)
+    assert r.free_agents("billing") == ["a2", "a1"]
+    r.change_agent(agent("a1", level=9, queues=("billing", "sales")), 2)
+    assert r.free_agents("billing") == ["a1", "a2"]  # re-keyed by the new level
+    assert r.free_agents("sales") == ["a1"]
+    r.change_agent(agent("a1", level=9, queues=("sales",)), 3)
+    assert r.free_agents("billing") == ["a2"]
+    assert offers(r.call_arrived(Call("c1", "billing"), 4)) == [("c1", "a2")]
+    assert offers(r.call_arrived(Call("c2", "sales"), 5)) == [("c2", "a1")]
+
+
+def test_supervisor_takes_the_last_agent_out_of_a_queue_that_does_not_keep_callers_when_empty() -> None:
+    r = router(QueueConfig("billing", BILLING, join_when_empty=False, exit_action=ExitAction.MESSAGE),
+               QueueConfig("sales"))
+    r.log_in(agent("a1", level=1), 0)  # a member, but cannot take billing callers
+    r.call_arrived(Call("c1", "billing"), 1)
+    moved = agent("a1", level=1, queues=("sales",))
+    assert r.change_agent(moved, 2) == [
+        AgentChanged(2, "a1", moved.skills, ("sales",)),
+        CallExited(2, "c1", "billing", ExitReason.NO_AGENTS, ExitAction.MESSAGE),
+    ]
+
+
+def test_change_agent_while_paused_applies_when_the_agent_resumes() -> None:
+    r = router(QueueConfig("billing", BILLING))
+    r.log_in(agent("a1", level=1), 0, reason="break")
+    r.call_arrived(Call("c1", "billing"), 1)
+    assert len(r.change_agent(agent("a1", level=5), 2)) == 1  # AgentChanged only: not ready
+    assert offers(r.resume("a1", 3)) == [("c1", "a1")]
+
+
+def test_logout_while_ringing_withdraws_the_offer_and_the_caller_keeps_its_place() -> None:
+    r = router(misses=1)
+    r.log_in(agent("a1"), 0)
+    r.call_arrived(Call("c1", "billing"), 1)   # rings a1
+    r.call_arrived(Call("c2", "billing"), 2)   # waits
+    assert r.log_out("a1", 5) == [
+        OfferWithdrawn(5, "c1", "a1", "billing", "agent_logged_out"),
+        AgentStateChanged(5, "a1", LOGGED_OUT, RESERVED, 1),
+    ]
+    assert r.waiting_calls("billing") == ["c1", "c2"]  # c1 first again
+    assert r.tick(21) == []  # the ring timer is void
+    # another agent free: the withdrawn caller goes to it before the agent logs out
+    r.log_in(agent("a2"), 30)  # takes c1
+    r.log_in(agent("a3"), 31)  # takes c2
+    r.call_arrived(Call("c3", "billing"), 32)
+    r.call_abandoned("c1", 33)
+    r.call_connected("c2", 33)
+    assert r.agent_call("a2") == "c3"
+    r.log_in(agent("a4"), 34)
+    assert r.log_out("a2", 35) == [
+        OfferWithdrawn(35, "c3", "a2", "billing", "agent_logged_out"),
+        AgentStateChanged(35, "a4", RESERVED, AVAILABLE, 34, call_id="c3"),
+        CallOffered(35, "c3", "a4", "billing", 55),
+        AgentStateChanged(35, "a2", LOGGED_OUT, RESERVED, 33),
+    ]
+
+
+def test_logout_while_a_callback_is_dialled_withdraws_it_without_counting_the_attempt() -> None:
+    r = router(QueueConfig("billing", BILLING, callback=CallbackRule(max_attempts=1)))
+    r.call_arrived(Call("c1", "billing", number="0611"), 0)
+    r.request_callback("c1", 1)
+    r.log_in(agent("a1"), 2)
+    assert r.log_out("a1", 3) == [
+        OfferWithdrawn(3, "c1", "a1", "billing", "agent_logged_out"),
+        AgentStateChanged(3, "a1", LOGGED_OUT, RESERVED, 2),
+    ]
+    assert r.log_in(agent("a2"), 4)[-1] == CallbackDialled(4, "c1", "a2", "billing", "0611", 1, 34)
+
+
+def test_logout_on_a_call_waits_for_the_call_to_end_without_wrap_up() -> None:
+    r = router(QueueConfig("billing", BILLING, wrap_up=30))
+    r.log_in(agent("a1"), 0)
+    r.call_arrived(Call("c1", "billing"), 1)
+    r.call_connected("c1", 2)
+    assert r.log_out("a1", 3) == [AgentLogoutDeferred(3, "a1")]
+    assert isinstance(r.log_out("a1", 4)[0], InputIgnored)  # asked already
+    r.call_arrived(Call("c2", "billing"), 5)
+    assert r.call_ended("c1", 10) == [AgentStateChanged(10, "a1", LOGGED_OUT, ON_CALL, 2)]
+    assert r.agent_state("a1") is LOGGED_OUT and r.waiting_calls("billing") == ["c2"]
+    assert r.next_deadline() is None
+
+
+def test_resume_during_the_call_cancels_the_deferred_logout() -> None:
+    r = router()
+    r.log_in(agent("a1"), 0)
+    r.call_arrived(Call("c1", "billing"), 1)
+    r.call_connected("c1", 2)
+    r.log_out("a1", 3)
+    assert r.resume("a1", 4) == []
+    assert r.call_ended("c1", 10) == [AgentStateChanged(10, "a1", AVAILABLE, ON_CALL, 2)]
+
+
+def test_last_agent_logging_out_moves_the_waiting_callers_by_the_queue_rules() -> None:
+    r = router(QueueConfig("billing", BILLING, overflow_to="general", overflow_when_no_agents=True),
+               QueueConfig("general", join_when_empty=False, exit_action=ExitAction.MESSAGE),
+               QueueConfig("sales", join_when_empty=False))
+    r.log_in(agent("a1", level=1, queues=("billing", "general")), 0)  # too junior for billing
+    r.log_in(agent("a2", level=1, queues=("sales",), sales=1), 0)
+    r.pause("a2", "break", 0)
+    r.call_arrived(Call("c1", "billing"), 1)
+    r.call_arrived(Call("c2", "billing"), 2)
+    r.call_arrived(Call("s1", "sales"), 3)
+    r.call_arrived(Call("s2", "sales", number="0611"), 4)
+    r.request_callback("s2", 5)
+    r.log_out("a2", 6)  # sales: the caller on the line leaves, the callback stays
+    assert r.waiting_calls("sales") == ["s2"]
+    assert r.log_out("a1", 10) == [
+        AgentStateChanged(10, "a1", LOGGED_OUT, AVAILABLE, 0),
+        CallOverflowed(10, "c1", "billing", "general", "no_agents"),
+        CallExited(10, "c1", "general", ExitReason.NO_AGENTS, ExitAction.MESSAGE),
+        CallOverflowed(10, "c2", "billing", "general", "no_agents"),
+        CallExited(10, "c2", "general", ExitReason.NO_AGENTS, ExitAction.MESSAGE),
+    ]
+
+
+def test_queue_closing_sends_the_waiting_callers_to_its_exit_at_the_next_tick() -> None:
+    # 2024-03-04 is a Monday; 18:00 in Paris (winter) is 17:00 UTC
+    hours = OpeningHours.weekly("Europe/Paris", "mon-fri", "08:00", "18:00")
+    r = router(QueueConfig("billing", BILLING, hours=hours, exit_action=ExitAction.MESSAGE, max_wait=7200))
+    monday_1730 = 1709569800.0
+    closing = monday_1730 + 1800
+    r.call_arrived(Call("c1", "billing"), monday_1730)
+    r.call_arrived(Call("c2", "billing", number="0611"), monday_1730 + 10)
+    r.request_callback("c2", monday_1730 + 20)
+    r.call_arrived(Call("c3", "billing"), monday_1730 + 30)
+    assert r.next_deadline() == closing  # before c1's max wait
+    assert r.tick(closing - 1) == []
+    assert r.tick(closing) == [
+        CallExited(closing, "c1", "billing", ExitReason.CLOSED, ExitAction.MESSAGE),
+        CallExited(closing, "c3", "billing", ExitReason.CLOSED, ExitAction.MESSAGE),
+    ]
+    assert r.waiting_calls("billing") == ["c2"]  # a callback waits off the line for the morning
+    assert r.next_deadline() is None
+    tuesday_0800 = closing + 14 * 3600
+    r.call_arrived(Call("c4", "billing"), tuesday_0800)
+    assert r.next_deadline() == tuesday_0800 + 7200  # max wait first, then the closing at 18:00
+    r.call_abandoned("c4", tuesday_0800 + 1)
+    assert r.next_deadline() == tuesday_0800 + 10 * 3600
+
+
+def test_caller_rung_when_the_queue_closed_leaves_if_the_agent_does_not_answer() -> None:
+    hours = OpeningHours.weekly("Europe/Paris", "mon-fri", "08:00", "18:00")
+    r = router(QueueConfig("billing", BILLING, hours=hours))
+    closing = 1709571600.0
+    r.log_in(agent("a1"), closing - 10)
+    r.call_arrived(Call("c1", "billing"), closing - 5)
+    assert r.tick(closing) == []  # ringing: not a waiting caller
+    assert r.tick(closing + 15) == [
+        RingNoAnswer(closing + 15, "c1", "a1", "billing", 1),
+        AgentStateChanged(closing + 15, "a1", NOT_READY, RESERVED, closing - 5, reason=RING_NO_ANSWER),
+        CallExited(closing + 15, "c1", "billing", ExitReason.CLOSED, ExitAction.VOICEMAIL),
+    ]
+
+
+def test_restart_keeps_the_wrap_up_time_left() -> None:
+    r = router(QueueConfig("billing", BILLING, wrap_up=60))
+    agents = [RestoredAgent(agent("writing"), WRAP_UP, since=80, wrap_up_until=140),
+              RestoredAgent(agent("done"), WRAP_UP, since=20, wrap_up_until=80)]
+    calls = [RestoredCall(Call("w1", "billing"), arrived_at=90)]
+    assert r.restore(agents, calls, 100) == [  # "done" ended its wrap-up during the restart
+        AgentStateChanged(100, "done", AVAILABLE, WRAP_UP, 20),
+        AgentStateChanged(100, "done", RESERVED, AVAILABLE, 100, call_id="w1"),
+        CallOffered(100, "w1", "done", "billing", 120),
+    ]
+    assert r.agent_state("writing") is WRAP_UP
+    r.call_connected("w1", 105)
+    assert r.extend_wrap_up("writing", 10, 110) == [WrapUpExtended(110, "writing", 150)]
+    assert r.tick(150)[-1] == AgentStateChanged(150, "writing", AVAILABLE, WRAP_UP, 80)
+
+
+def test_restore_refuses_a_wrap_up_without_its_end() -> None:
+    r = router()
+    try:
+        r.restore([RestoredAgent(agent("a1"), WRAP_UP, since=10)], [], 20)
+    except ValueError as exc:
+        assert "wrap_up_until" in str(exc)
+    else:
+        raise AssertionError("restore accepted a wrap-up without its end")
+
+
+def test_hours_that_never_close_are_looked_at_again_after_the_horizon_not_on_every_arrival() -> None:
+    always = OpeningHours.weekly("UTC", "mon-sun", "00:00", "00:00")
+    r = router(QueueConfig("billing", BILLING, hours=always))
+    r.call_arrived(Call("c1", "billing"), 1000)
+    r.call_arrived(Call("c2", "billing"), 2000)
+    horizon = r.next_deadline()
+    assert horizon is not None and horizon - 1000 > 365 * 86400  # armed once, at the first arrival
+    assert r.tick(horizon) == [] and r.next_deadline() == 2 * horizon - 1000  # and again then
+    assert r.waiting_calls("billing") == ["c1", "c2"]
