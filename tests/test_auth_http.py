@@ -58,6 +58,7 @@ ROLES = {
     ("PATCH", "/api/tickets/{ticket_id}"): EDITORS,
     ("DELETE", "/api/tickets/{ticket_id}"): EDITORS,
     ("GET", "/api/agents"): EVERYONE,
+    ("PATCH", "/api/agents/{agent_id}"): EDITORS,
     ("POST", "/api/agents/{agent_id}/login"): EVERYONE,  # an agent: only their own (tested in test_routing_http)
     ("POST", "/api/agents/{agent_id}/logout"): EVERYONE,
     ("POST", "/api/agents/{agent_id}/pause"): EVERYONE,

@@ -61,3 +61,19 @@ async def test_refused_changes_say_why(center: CallCenter) -> None:
         assert bad.status_code == 422
         not_wrapping = await http.post("/api/agents/agent1003/wrap-up/end")
         assert not_wrapping.status_code == 409
+
+
+async def test_a_supervisor_changes_skills_and_queues_live(center: CallCenter) -> None:
+    async with signed_in(center, "sue") as http:
+        await http.post("/api/agents/agent1002/login")
+        changed = await http.patch("/api/agents/agent1002", json={"skills": {"sales": 70}, "queues": ["sales"]})
+        assert changed.status_code == 200
+        assert (changed.json()["skills"], changed.json()["queues"]) == ({"sales": 70}, ["sales"])
+        queues = {q["name"]: q for q in (await http.get("/api/queues")).json()}
+        assert queues["sales"]["free_agents"] == ["agent1002"] and queues["support"]["free_agents"] == []
+        bad_level = await http.patch("/api/agents/agent1002", json={"skills": {"sales": 300}})
+        assert bad_level.status_code == 422 and "300" in bad_level.json()["detail"]
+        bad_queue = await http.patch("/api/agents/agent1002", json={"queues": ["nowhere"]})
+        assert bad_queue.status_code == 409 and "nowhere" in bad_queue.json()["detail"]
+    async with signed_in(center, "ada") as http:
+        assert (await http.patch("/api/agents/agent1001", json={"queues": ["sales"]})).status_code == 403

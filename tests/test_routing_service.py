@@ -154,3 +154,21 @@ async def test_a_caller_who_hangs_up_while_waiting_is_abandoned(center: Center) 
     [abandoned] = center.acd(AcdCallAbandoned)
     assert isinstance(abandoned, AcdCallAbandoned) and abandoned.queue == "support"
     assert 2.5 < abandoned.wait_seconds < 6
+
+
+async def test_an_agent_logging_out_while_ringing_hands_the_caller_back(center: Center) -> None:
+    """The offer is withdrawn: the caller leaves the ringing Dial for the waiting room, keeps its place,
+    and goes to another agent; the agent is logged out; no ring-no-answer is counted."""
+    for agent in ("agent1001", "agent1002"):
+        center.routing.pause(agent, "break")
+    center.people.call(_caller("5550005"))
+    await _until(lambda: center.routing.agent_states()["agent1004"] == AgentState.RESERVED)
+    center.routing.resume("agent1002")  # busy agents only: agent1004 rings, agent1002 is free again
+    withdrawn = center.routing.log_out("agent1004")
+    assert [type(e).__name__ for e in withdrawn][:1] == ["OfferWithdrawn"]
+    await _until(lambda: bool(center.ended()))
+    [ended] = center.ended()
+    assert (ended.record.outcome.value, ended.record.agent) == ("answered", "agent1002")
+    assert ended.record.agents_rung == ("agent1004", "agent1002")
+    assert center.routing.agent_states()["agent1004"] == AgentState.LOGGED_OUT
+    assert not center.acd(RingNoAnswer)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.events import AcdEvent, InputIgnored
+from acd.model import AgentConfig
 from callcenter.auth.errors import Forbidden
 from callcenter.auth.http import Guard
 from callcenter.auth.service import Role, SignedIn
@@ -25,6 +26,12 @@ from callcenter.routing.service import RoutingService
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=40)
+
+
+class AgentChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    skills: dict[str, int] | None = None  # skill: level 1..100; replaces all the agent's skills
+    queues: list[str] | None = Field(None, min_length=1)
 
 
 class ExtendIn(BaseModel):
@@ -91,6 +98,21 @@ def routing_routes(routing: RoutingService, guard: Guard,
         wanted = [a for a in routing.config.agents
                   if signed_in.user.role != Role.AGENT or a == signed_in.user.endpoint]
         return [agent_out(a) for a in wanted]
+
+    @router.patch("/agents/{agent_id}", dependencies=[Depends(guard.role(Role.SUPERVISOR, Role.ADMIN))])
+    async def change(agent_id: str, body: AgentChangeIn) -> AgentOut:
+        """Skills and queues, live: a free agent takes a caller it now matches at once; a busy one keeps
+        its call. Kept until the server restarts (config/acd.yaml is the lasting place)."""
+        current = routing.config.agents.get(agent_id)
+        if current is None:
+            raise NotFound(f"no agent {agent_id!r} in the ACD configuration")
+        try:
+            agent = AgentConfig(agent_id, body.skills if body.skills is not None else dict(current.skills),
+                                tuple(body.queues) if body.queues is not None else current.queues)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        outcome(routing.change_agent(agent))
+        return agent_out(agent_id)
 
     @router.post("/agents/{agent_id}/login")
     async def log_in(agent_id: str, signed_in: SignedInUser) -> AgentOut:

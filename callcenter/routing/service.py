@@ -25,8 +25,9 @@ from acd.events import (
     CallExited,
     CallOffered,
     InputIgnored,
+    OfferWithdrawn,
 )
-from acd.model import AgentState, Call, RestoredAgent, RestoredCall
+from acd.model import AgentConfig, AgentState, Call, RestoredAgent, RestoredCall
 from acd.router import Router
 from acd.state import CallPhase
 from callcenter.routing.config import RING_BACKSTOP, AcdConfig
@@ -66,6 +67,9 @@ class _Caller:
     channel: str
     number: str | None
     queue: str | None = None
+    # the actions for one caller go out in decision order (a withdrawn offer's Redirect back to waiting
+    # before the next offer's Redirect to the connect context)
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass
@@ -107,6 +111,16 @@ class RoutingService:
     def extend_wrap_up(self, agent_id: str, seconds: float) -> list[AcdEvent]:
         return self._apply(self.router.extend_wrap_up(agent_id, seconds, self.clock()))
 
+    def change_agent(self, agent: AgentConfig) -> list[AcdEvent]:
+        """A supervisor's live change of skills or queues (kept in memory until the next start)."""
+        unknown = [q for q in agent.queues if q not in self.config.queue_names]
+        if unknown:
+            return [InputIgnored(self.clock(), "change_agent", agent.agent_id, f"unknown queues {unknown}")]
+        self.config.agents[agent.agent_id] = agent
+        if self.router.agent_state(agent.agent_id) == AgentState.LOGGED_OUT:
+            return []  # the next login uses it
+        return self._apply(self.router.change_agent(agent, self.clock()))
+
     def agent_states(self) -> dict[str, AgentState]:
         return {agent_id: self.router.agent_state(agent_id) for agent_id in self.config.agents}
 
@@ -122,8 +136,16 @@ class RoutingService:
         if isinstance(event, CallQueued):
             return self._apply(self._arrived(event.call_id, event.queue, now))
         if isinstance(event, OfferUnanswered):
+            # only the ring the router is waiting on: a ring it already took back (an agent who logged
+            # out) or timed out may end after the caller was offered to someone else
+            if not self._offered_to(event.call_id, event.agent):
+                return []
             return self._apply(self.router.offer_unanswered(event.call_id, now))
         if isinstance(event, CallConnected):
+            if not self._offered_to(event.call_id, event.agent):
+                log.info("call %s connected to %s, who was not offered it: left to the tracker", event.call_id,
+                         event.agent)
+                return []
             return self._apply(self.router.call_connected(event.call_id, now))
         if isinstance(event, AgentDisconnected):
             return self._apply(self.router.call_ended(event.call_id, now))
@@ -155,6 +177,10 @@ class RoutingService:
             name = self.config.default_queue
         caller.queue = name
         return self.router.call_arrived(Call(call_id, name, number=caller.number), now)
+
+    def _offered_to(self, call_id: str, agent: str) -> bool:
+        view = self.router.call(call_id)
+        return view is not None and view.phase == CallPhase.OFFERED and view.agent_id == agent
 
     def _gone(self, call_id: str, now: float) -> list[AcdEvent]:
         view = self.router.call(call_id)
@@ -197,6 +223,8 @@ class RoutingService:
                 self._carry_out(self._offer(event))
             elif isinstance(event, CallExited):
                 self._carry_out(self._exit(event))
+            elif isinstance(event, OfferWithdrawn):
+                self._carry_out(self._withdraw(event))
             elif isinstance(event, CallbackDialled):
                 log.warning("ACD callback for %s to %s: outbound dialling is not wired yet", event.call_id,
                             event.number)
@@ -225,13 +253,24 @@ class RoutingService:
         if caller is None:
             return
         ring = max(1, round(offer.ring_until - offer.at - RING_BACKSTOP))
-        await self._action({"Action": "Setvar", "Channel": caller.channel, "Variable": contract.VAR_RING_TIMEOUT,
-                            "Value": str(ring)})
-        reply = await self._action({"Action": "Redirect", "Channel": caller.channel,
-                                    "Context": contract.CONNECT_CONTEXT, "Exten": offer.agent_id, "Priority": "1"})
+        async with caller.turn:
+            await self._action({"Action": "Setvar", "Channel": caller.channel,
+                                "Variable": contract.VAR_RING_TIMEOUT, "Value": str(ring)})
+            reply = await self._action({"Action": "Redirect", "Channel": caller.channel,
+                                        "Context": contract.CONNECT_CONTEXT, "Exten": offer.agent_id,
+                                        "Priority": "1"})
         if reply is not None and reply.get("Response") != "Success":
             # the caller is gone (its hangup is on its way to us) or the channel cannot move: not answered
             self._apply(self.router.offer_unanswered(offer.call_id, self.clock()))
+
+    async def _withdraw(self, withdrawn: OfferWithdrawn) -> None:
+        """Stop ringing the agent: the caller goes back to waiting (its Dial ends, the agent's leg goes)."""
+        caller = self._callers.get(withdrawn.call_id)
+        if caller is None:
+            return
+        async with caller.turn:
+            await self._action({"Action": "Redirect", "Channel": caller.channel,
+                                "Context": contract.WAIT_CONTEXT, "Exten": "s", "Priority": "1"})
 
     async def _exit(self, exit_: CallExited) -> None:
         caller = self._callers.get(exit_.call_id)
@@ -239,7 +278,8 @@ class RoutingService:
             return
         log.info("call %s leaves queue %s (%s): %s", exit_.call_id, exit_.queue, exit_.reason.value,
                  exit_.action.value)
-        await self._action({"Action": "Hangup", "Channel": caller.channel, "Cause": "16"})
+        async with caller.turn:
+            await self._action({"Action": "Hangup", "Channel": caller.channel, "Cause": "16"})
 
     async def _action(self, action: Mapping[str, str]) -> Mapping[str, Any] | None:
         try:

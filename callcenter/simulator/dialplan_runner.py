@@ -411,6 +411,20 @@ class DialplanRunner:
         if isinstance(running, Dial) and running.bridged and running.leg is not None:
             self._redirect_out_of_dial(channel, running, context, exten, priority)
             return
+        if isinstance(running, Dial) and running.leg is not None and not running.leg.gone:
+            # No trace shows a Redirect while the Dial still rings; Asterisk cancels the Dial: DialEnd
+            # CANCEL, the ringing leg hangs up (cause 0, as the cancelled legs of b-abandon), the caller
+            # goes on at its new place.
+            leg = running.leg
+            running.cancel()
+            self.pbx.stop_ringing(leg)
+            self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
+                           "DialStatus": "CANCEL"})
+            self.pbx.clock.call_later(0, lambda: self.pbx.destroy(leg, 0))
+            channel.running = None
+            self.goto(channel, context, exten, priority)
+            self.run(channel)
+            return
         if running is not None:
             running.stop_for_hangup()  # m: the music stops first (MusicOnHoldStop)
             channel.running = None
