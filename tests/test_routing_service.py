@@ -172,3 +172,72 @@ async def test_an_agent_logging_out_while_ringing_hands_the_caller_back(center: 
     assert ended.record.agents_rung == ("agent1004", "agent1002")
     assert center.routing.agent_states()["agent1004"] == AgentState.LOGGED_OUT
     assert not center.acd(RingNoAnswer)
+
+
+async def test_a_restarted_server_takes_the_calls_back_without_offering_any_twice() -> None:
+    """Our server restarts mid-queue: caller A waits, caller B talks to agent1001. The new tracker and
+    router learn both from the resync: A keeps its place and is offered once, B stays with agent1001."""
+    pbx = Pbx(read_dialplan(LAB / "extensions.conf"), LoopClock(SPEED))
+    people = People(pbx, random.Random(9))
+    people.add_agent("agent1001", "1001", "Agent One", AgentBehaviour(Span(1, 1), 0.0, Span(600, 600)))
+    people.add_agent("agent1002", "1002", "Agent Two", AgentBehaviour(Span(1, 1), 0.0, Span(600, 600)))
+    people.add_agent("agent1004", "1004", "Agent Four", AgentBehaviour(Span(1, 1), 1.0, Span(600, 600)))
+    server = AmiServer(pbx, port=0, username="cc", secret="ccsecret")
+    await server.start()
+    config = build(ACD, Path("acd.yaml"))
+
+    async def start_server() -> tuple[AmiConnection, RoutingService, list[AcdEvent], list[asyncio.Task[None]]]:
+        acd_events: list[AcdEvent] = []
+        tracker = Tracker()
+        routing = RoutingService(config, lambda action: connection.send(action), pbx.clock.now, acd_events.extend,
+                                 speed=SPEED)
+
+        def publish(events: list[DomainEvent]) -> None:
+            for event in events:
+                routing.handle(event)
+
+        pipeline = CtiPipeline(tracker, publish, clock=pbx.clock.now)
+
+        async def ready(link: AmiConnection) -> None:
+            await pipeline.on_ready(link)
+            routing.restore(tracker.live_calls(), pbx.clock.now())
+
+        connection = AmiConnection("127.0.0.1", server.port, "cc", "ccsecret", on_event=pipeline.on_event,
+                                   on_ready=ready, on_down=pipeline.on_down)
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(connection.run()), loop.create_task(routing.run())]
+        await _until(lambda: pipeline.stats.resyncs > 0
+                     and routing.agent_states()["agent1001"] != AgentState.LOGGED_OUT)
+        return connection, routing, acd_events, tasks
+
+    async def stop_server(connection: AmiConnection, tasks: list[asyncio.Task[None]]) -> None:
+        await connection.close()
+        tasks[1].cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        connection, routing, events, tasks = await start_server()
+        await _until(lambda: routing.agent_states()["agent1001"] == AgentState.AVAILABLE)
+        for agent in ("agent1002", "agent1004"):
+            routing.pause(agent, "break")
+        people.call(_caller("5550010", patience=600, talk=600))  # B: agent1001 answers
+        await _until(lambda: routing.agent_states()["agent1001"] == AgentState.ON_CALL)
+        routing.pause("agent1001", "break")  # deferred: it ends with the call
+        people.call(_caller("5550011", patience=600, talk=5))  # A: nobody free, waits
+        await _until(lambda: len(routing.router.waiting_calls("support")) == 1)
+        waiting_since = routing.router.call(routing.router.waiting_calls("support")[0])
+        assert waiting_since is not None
+        await stop_server(connection, tasks)
+
+        # the new server: every agent logs in again (auto), A is offered to agent1002 (free), B stays
+        connection, routing, events, tasks = await start_server()
+        await _until(lambda: any(isinstance(e, CallAnswered) for e in events))
+        offered = [e for e in events if type(e).__name__ == "CallOffered"]
+        assert len(offered) == 1 and offered[0].call_id == waiting_since.call_id  # type: ignore[attr-defined]
+        assert offered[0].agent_id in ("agent1002", "agent1004")  # type: ignore[attr-defined]
+        a = routing.router.call(waiting_since.call_id)
+        assert a is not None and a.arrived_at == pytest.approx(waiting_since.arrived_at, abs=0.5)
+        assert routing.agent_states()["agent1001"] == AgentState.ON_CALL  # still talking to B
+        await stop_server(connection, tasks)
+    finally:
+        await server.stop()

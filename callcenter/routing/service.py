@@ -133,6 +133,10 @@ class RoutingService:
         if isinstance(event, CallStarted):
             self._callers[event.call_id] = _Caller(event.channel, event.caller)
             return []
+        if not self._restored:
+            # until the first resync has been taken in whole (`restore`), the router stays empty: the
+            # resync's own events describe calls that restore() brings back with their original times
+            return []
         if isinstance(event, CallQueued):
             return self._apply(self._arrived(event.call_id, event.queue, now))
         if isinstance(event, OfferUnanswered):
