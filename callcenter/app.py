@@ -68,7 +68,8 @@ class CallCenter:
             except (RenderError, ConfError) as exc:
                 raise SettingsError(f"simulator.dialplan: {exc}") from None
             self.simulator = Simulator(load_scenario(sim.scenario), dialplan, username=ami.username,
-                                       secret=secret, port=sim.ami_port, speed=sim.speed)
+                                       secret=secret, port=sim.ami_port, speed=sim.speed,
+                                       recordings=sim.recordings_dir)
         # the tracker's and the router's clock: the PBX's own time when it is simulated (and maybe sped up)
         self.now: Callable[[], float] = self.simulator.now if self.simulator is not None else time.time
         self.tracker = Tracker(settings.tracker_config())

@@ -117,6 +117,7 @@ class SimulatorSettings(_Section):
     dialplan: Path = Path("config/asterisk/extensions.conf")  # the very dialplan shipped for Asterisk
     ami_port: int = Field(0, ge=0, le=65535)  # 0: any free port on loopback
     speed: float = Field(1.0, gt=0, le=1000)  # PBX time runs this many times faster than real time
+    recordings_dir: Path = Path("var/recordings")  # where its MixMonitor writes the WAV files
 
 
 class AsteriskSettings(_Section):

@@ -81,7 +81,7 @@ class Actions:
             "command": self.command, "coreshowchannels": self.core_show_channels, "status": self.status,
             "bridgelist": self.bridge_list, "bridgeinfo": self.bridge_info, "getvar": self.getvar,
             "setvar": self.setvar, "redirect": self.redirect, "originate": self.originate, "bridge": self.bridge,
-            "hangup": self.hangup,
+            "hangup": self.hangup, "mixmonitor": self.mix_monitor, "stopmixmonitor": self.stop_mix_monitor,
         }
 
     def answer(self, action: Packet) -> list[Packet]:
@@ -209,6 +209,15 @@ class Actions:
         cause = _header(action, "Cause")
         self.pbx.hangup(channel, int(cause) if cause.isdigit() else None)
         return [_response(action_id, Message="Channel Hungup")]
+
+    def mix_monitor(self, action: Packet, action_id: str | None) -> list[Packet]:
+        """f-mixmonitor: the response has no Message; the events follow."""
+        self.pbx.mix_monitor(_header(action, "Channel"), _header(action, "File"), _header(action, "Options"))
+        return [_response(action_id)]
+
+    def stop_mix_monitor(self, action: Packet, action_id: str | None) -> list[Packet]:
+        self.pbx.stop_mix_monitor(_header(action, "Channel"))
+        return [_response(action_id)]
 
     def originate(self, action: Packet, action_id: str | None) -> list[Packet]:
         timeout = _header(action, "Timeout")

@@ -9,6 +9,7 @@ case below is the one a recorded trace shows; the trace is named beside it.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,7 @@ class Dial(Running):
         self.bridged = False
         self.started_at = 0.0
         self.continue_on_peer_hangup = continue_on_peer_hangup
+        self.subroutine: str | None = None  # U(context^arg1^...): run on the answered leg
 
 
 class InBridge(Running):
@@ -126,6 +128,9 @@ class DialplanRunner:
             "Hangup": self._hangup_app,
             "Dial": self._dial,
             "AGI": self._agi,
+            "MixMonitor": self._mix_monitor,
+            "StopMixMonitor": self._stop_mix_monitor,
+            "Return": self._return,
         }
 
     # ---- stepping ------------------------------------------------------------------------------------
@@ -197,6 +202,9 @@ class DialplanRunner:
             return when_true if is_true(condition) else when_false
         if name == "LEN":
             return str(len(args))
+        if name == "CHANNEL":
+            return {"linkedid": channel.linkedid, "name": channel.name, "uniqueid": channel.uniqueid,
+                    "language": channel.language}.get(args.strip().lower(), "")
         log.warning("simulated PBX: dialplan function %s() is not simulated; it gives ''", name)
         return ""
 
@@ -277,6 +285,53 @@ class DialplanRunner:
             running.timers.append(self.pbx.clock.call_later(duration, ended))
         return False
 
+    def _mix_monitor(self, channel: Channel, data: str) -> bool:
+        file, *rest = split_args(data)
+        self.pbx.recorder.start(self.pbx, channel, file.strip(), rest[0] if rest else "")
+        return True
+
+    def _stop_mix_monitor(self, channel: Channel, data: str) -> bool:
+        self.pbx.recorder.stop(self.pbx, channel, by_action=True)
+        return True
+
+    def _return(self, channel: Channel, data: str) -> bool:
+        # only met inside run_subroutine, which stops at it; a Return outside a Gosub ends the channel
+        self._end_of_dialplan(channel)
+        return False
+
+    def run_subroutine(self, channel: Channel, context: str, exten: str, args: list[str]) -> None:
+        """Dial's U(): a Gosub on the answered leg before the bridge, run to its Return. Only applications
+        that do not block belong in such a subroutine; one that would is skipped with a warning."""
+        saved = (channel.context, channel.exten, channel.priority)
+        saved_vars = {f"ARG{n}": channel.variables.get(f"ARG{n}") for n in range(1, len(args) + 1)}
+        for n, arg in enumerate(args, start=1):
+            channel.variables[f"ARG{n}"] = arg
+        self.goto(channel, context, exten, 1)
+        for _ in range(100):  # a subroutine that loops is cut off, as a safety net
+            step = self.pbx.dialplan.step(channel.context, channel.exten, channel.priority)
+            if step is None or channel.gone:
+                break
+            data = self.substitute(channel, step.data)
+            self.pbx.channel_event("Newexten", channel, "dialplan,all", Extension=channel.exten,
+                                   Application=step.app, AppData=data)
+            if step.app == "Return":
+                break
+            if step.app in ("MixMonitor", "StopMixMonitor", "Set", "Goto", "GotoIf", "NoOp", "Verbose", "Log",
+                            "UserEvent"):
+                here = (channel.context, channel.exten, channel.priority)
+                if self.apps[step.app](channel, data) and (channel.context, channel.exten, channel.priority) == here:
+                    channel.priority += 1
+                continue
+            log.warning("simulated PBX: %s in the subroutine %s,%s is not simulated there; skipped", step.app,
+                        context, exten)
+            channel.priority += 1
+        channel.context, channel.exten, channel.priority = saved
+        for name, value in saved_vars.items():
+            if value is None:
+                channel.variables.pop(name, None)
+            else:
+                channel.variables[name] = value
+
     def _hangup_app(self, channel: Channel, data: str) -> bool:
         cause = int(data) if data.strip().isdigit() else 16
         self._end_of_dialplan(channel, cause)
@@ -315,7 +370,10 @@ class DialplanRunner:
         target = args[0].split("&")[0].strip()
         timeout = _seconds(args[1]) if len(args) > 1 and args[1].strip() else 0.0
         options = args[2] if len(args) > 2 else ""
-        running = Dial(channel, data, continue_on_peer_hangup="g" in options)
+        subroutine = re.search(r"U\(([^)]*)\)", options)
+        plain = re.sub(r"[A-Za-z]\([^)]*\)", "", options)  # options with arguments out, single letters kept
+        running = Dial(channel, data, continue_on_peer_hangup="g" in plain)
+        running.subroutine = subroutine[1] if subroutine else None
         running.started_at = self.pbx.clock.now()
         channel.running = running
         for name in DIAL_VARIABLES:
@@ -377,6 +435,10 @@ class DialplanRunner:
         leg.exten = ""
         self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
                        "DialStatus": "ANSWER"})
+        if running.subroutine is not None:
+            # No trace shows Dial's U(); Asterisk runs it on the answered leg before the bridge.
+            context, *args = running.subroutine.split("^")
+            self.run_subroutine(leg, context, "s", args)
         bridge = self.pbx.new_bridge()
         self.pbx.channel_event("Newexten", leg, "dialplan,all", Extension="", Application="AppDial",
                                AppData="(Outgoing Line)")

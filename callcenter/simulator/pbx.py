@@ -31,6 +31,7 @@ from callcenter.simulator.channels import (
     Event,
 )
 from callcenter.simulator.clock import Scheduler, Timer
+from callcenter.simulator.recording import Recorder
 from cti import contract
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class Pbx:
         self.listeners: list[Listener] = []
         self.runner = DialplanRunner(self)
         self.agi_connector: AgiConnector | None = None  # None: no FastAGI server (AGISTATUS=FAILURE)
+        self.recorder = Recorder(None)  # MixMonitor: events always, WAV files when given a folder
         self.booted_at = scheduler.now()
         self._channel_numbers = itertools.count()
         self._uniqueid_numbers = itertools.count()
@@ -225,6 +227,7 @@ class Pbx:
         bridge.channels.append(channel)
         channel.bridge = bridge
         self.emit({"Event": "BridgeEnter", "Privilege": "call,all", **bridge.block(), **channel.block()})
+        self.recorder.bridged(channel, self.clock.now())
 
     def bridge_peers(self, bridge: Bridge, rounds: int, order: tuple[int, int] = (0, 1)) -> None:
         """BRIDGEPEER / BRIDGEPVTCALLID, which Asterisk sets again at each bridge technology change."""
@@ -252,6 +255,7 @@ class Pbx:
             return None
         bridge.channels.remove(channel)
         channel.bridge = None
+        self.recorder.unbridged(channel, self.clock.now())
         self.emit({"Event": "BridgeLeave", "Privilege": "call,all", **bridge.block(), **channel.block()})
         return bridge
 
@@ -269,6 +273,7 @@ class Pbx:
         if channel.running is not None:
             channel.running.cancel()
             channel.running = None
+        self.recorder.stop(self, channel, by_action=False)  # ended by the hangup: no MixMonitorStop
         extra = {"Cause": str(cause), "Cause-txt": CAUSE_TEXT.get(cause, "Unknown")}
         if tech_cause is not None:
             extra["TechCause"] = str(tech_cause)
@@ -305,6 +310,21 @@ class Pbx:
         if channel is None:
             raise ActionError("No such channel")
         self.clock.call_later(0, lambda: self.runner.hangup_requested(channel, cause))
+
+    def mix_monitor(self, channel_name: str, file: str, options: str) -> None:
+        channel = self.find_channel(channel_name)
+        if channel is None:
+            raise ActionError("No such channel")
+        if not file:
+            raise ActionError("No file specified")
+        self.recorder.start(self, channel, file, options)
+
+    def stop_mix_monitor(self, channel_name: str) -> None:
+        channel = self.find_channel(channel_name)
+        if channel is None:
+            raise ActionError("No such channel")
+        if not self.recorder.stop(self, channel, by_action=True):
+            raise ActionError("Could not stop MixMonitor")
 
     def getvar(self, channel_name: str | None, name: str) -> str:
         if not channel_name:

@@ -6,9 +6,12 @@ real Asterisk. Faults from the scenario run on the PBX's clock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from callcenter.asterisk.dialplan import Dialplan
 from callcenter.simulator.agi import FastAgiConnector
@@ -16,6 +19,7 @@ from callcenter.simulator.ami_server import AmiServer
 from callcenter.simulator.clock import LoopClock, Timer
 from callcenter.simulator.pbx import Pbx
 from callcenter.simulator.people import People
+from callcenter.simulator.recording import Recorder
 from callcenter.simulator.scenario import FaultModel, Scenario
 
 log = logging.getLogger(__name__)
@@ -25,7 +29,7 @@ BANNER = "SIMULATED PBX: no real Asterisk, no real calls; callers and agents are
 
 class Simulator:
     def __init__(self, scenario: Scenario, dialplan: Dialplan, *, username: str, secret: str, port: int = 0,
-                 speed: float = 1.0) -> None:
+                 speed: float = 1.0, recordings: Path | None = None) -> None:
         self.scenario = scenario
         self.dialplan = dialplan
         self.username, self.secret, self.requested_port, self.speed = username, secret, port, speed
@@ -33,6 +37,8 @@ class Simulator:
         self.people: People | None = None
         self.ami: AmiServer | None = None
         self._fault_timers: list[Timer] = []
+        self.recordings = recordings
+        self._writes: set[asyncio.Future[None]] = set()  # WAV files being written in a worker thread
 
     def now(self) -> float:
         """The PBX's time (epoch seconds, running `speed` times faster than real time once started)."""
@@ -47,6 +53,7 @@ class Simulator:
         clock = LoopClock(self.speed)
         pbx = self.pbx = Pbx(self.dialplan, clock)
         pbx.agi_connector = FastAgiConnector()  # AGI() reaches our IVR server, as Asterisk's would
+        pbx.recorder = Recorder(self.recordings, self._write_off_loop)
         people = self.people = People(pbx, random.Random(self.scenario.seed),
                                       trunk_context=self.scenario.trunk_context)
         agents = self.scenario.agents
@@ -65,9 +72,21 @@ class Simulator:
         log.warning("%s: %d bot agents, %d service numbers, time x%g, AMI on 127.0.0.1:%d", BANNER,
                     agents.bots.count, len(self.scenario.traffic), self.speed, self.ami.port)
 
+    def _write_off_loop(self, work: Callable[[], None]) -> None:
+        future = asyncio.get_running_loop().run_in_executor(None, work)
+        self._writes.add(future)
+        future.add_done_callback(self._written)
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        self._writes.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("simulated PBX: a recording could not be written", exc_info=future.exception())
+
     async def stop(self) -> None:
         for timer in self._fault_timers:
             timer.cancel()
+        if self._writes:
+            await asyncio.wait(list(self._writes), timeout=10)
         if self.people is not None:
             self.people.stop_traffic()
         if self.ami is not None:
