@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from callcenter.asterisk.expressions import is_true, split_args, split_condition, substitute
-from callcenter.simulator.channels import STATE_DOWN, STATE_RINGING, STATE_UP, Bridge, Channel
+from callcenter.simulator.channels import STATE_DOWN, STATE_RINGING, STATE_UP, UNKNOWN, Bridge, Channel
 from callcenter.simulator.clock import Timer
 from callcenter.simulator.prompts import prompt_seconds
 
@@ -378,24 +378,33 @@ class DialplanRunner:
         channel.running = running
         for name in DIAL_VARIABLES:
             self.pbx.var_set(channel, name, "")
-        tech, _, endpoint_name = target.partition("/")
+        tech, _, resource = target.partition("/")
+        # PJSIP/agent1001 rings an endpoint; PJSIP/5551234@cc-trunk dials a number over the trunk
+        number, _, via = resource.partition("@")
+        endpoint_name = via or number
         endpoint = self.pbx.endpoints.get(endpoint_name) if tech.upper() == "PJSIP" else None
         if endpoint is None or endpoint.phone is None:
             # no trace shows this: Asterisk gives CHANUNAVAIL without creating a channel
             self._dial_over(channel, "CHANUNAVAIL", None)
             return False
+        # an endpoint with its own caller id (a phone) shows it; a trunk leg carries the caller's (h-originate)
+        own_id = endpoint.cid_num not in ("", UNKNOWN)
         leg = self.pbx.new_channel(endpoint.name, context=endpoint.context, exten="s", state=STATE_DOWN,
-                                   cid_num=endpoint.cid_num, cid_name=endpoint.cid_name, linkedid=channel.linkedid)
+                                   cid_num=endpoint.cid_num if own_id else UNKNOWN,
+                                   cid_name=endpoint.cid_name if own_id else UNKNOWN, linkedid=channel.linkedid)
         running.leg = leg
-        self.pbx.var_set(leg, "DIALEDPEERNUMBER", endpoint.name)
-        leg.exten, leg.connected_num, leg.connected_name = endpoint.name, channel.cid_num, channel.cid_name
+        self.pbx.var_set(leg, "DIALEDPEERNUMBER", resource)
+        if not own_id:
+            leg.cid_num, leg.cid_name = channel.cid_num, channel.cid_name
+        leg.dnid = number if via else ""
+        leg.exten, leg.connected_num, leg.connected_name = number, channel.cid_num, channel.cid_name
         leg.application, leg.application_data = "AppDial", "(Outgoing Line)"
         self.pbx.channel_event("Newexten", leg, "dialplan,all", Extension=leg.exten, Application="AppDial",
                                AppData="(Outgoing Line)")
         self.pbx.channel_event("NewConnectedLine", leg)
         self.pbx.set_state(leg, STATE_RINGING)
         self.pbx.emit({"Event": "DialBegin", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
-                       "DialString": endpoint.name})
+                       "DialString": resource})
         self.pbx.set_connected(channel, leg.cid_num, leg.cid_name)
         self.pbx.var_set(channel, "RINGTIME", "0")
         self.pbx.var_set(channel, "RINGTIME_MS", "2")
@@ -431,7 +440,7 @@ class DialplanRunner:
         assert leg is not None
         self.pbx.var_set(channel, "DIALSTATUS", "ANSWER")
         self.pbx.var_set(channel, "DIALEDPEERNAME", leg.name)
-        self.pbx.var_set(channel, "DIALEDPEERNUMBER", leg.endpoint)
+        self.pbx.var_set(channel, "DIALEDPEERNUMBER", leg.variables.get("DIALEDPEERNUMBER", leg.endpoint))
         leg.exten = ""
         self.pbx.emit({"Event": "DialEnd", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
                        "DialStatus": "ANSWER"})

@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callcenter.simulator.channels import Channel, Event
+from callcenter.simulator.channels import UNKNOWN, Channel, Event
 from callcenter.simulator.clock import Timer
 from callcenter.simulator.pbx import Endpoint, Pbx
 from cti import contract
@@ -55,6 +55,17 @@ class CallerBehaviour:
     names: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class CustomerBehaviour:
+    """Customers the center calls over the trunk (click-to-call, callbacks, campaigns)."""
+
+    busy: tuple[str, ...] = ("5550000",)  # these numbers are busy
+    no_answer: tuple[str, ...] = ("5550001",)  # these ring until the caller gives up
+    unreachable: tuple[str, ...] = ("5550002",)  # these do not exist (unallocated number)
+    answer_after: Span = Span(2.0, 6.0)
+    talk: Span = Span(30.0, 120.0)  # the customer hangs up after this, if the agent has not
+
+
 @dataclass
 class PeopleStats:
     calls_offered: int = 0
@@ -63,6 +74,8 @@ class PeopleStats:
     rings: int = 0
     answers: int = 0
     missed: int = 0
+    outbound_dialled: int = 0
+    outbound_answered: int = 0
     by_dnis: dict[str, int] = field(default_factory=dict)
 
 
@@ -92,6 +105,45 @@ class BotPhone:
         if channel.gone:
             return
         self.people.stats.answers += 1
+        pbx.answer(channel)
+        talk = self.behaviour.talk.draw(self.people.rng)
+        pbx.clock.call_later(talk, lambda: pbx.remote_hangup(channel) if not channel.gone else None)
+
+
+class TrunkCustomers:
+    """The far side of the trunk for calls the center makes: each dialled number answers, is busy, does
+    not answer or does not exist, as `CustomerBehaviour` says."""
+
+    BUSY, UNALLOCATED = 17, 1  # Q.850 causes of the trunk's answer
+
+    def __init__(self, people: People, behaviour: CustomerBehaviour) -> None:
+        self.people = people
+        self.behaviour = behaviour
+        self._timers: dict[str, Timer] = {}
+
+    def ringing(self, pbx: Pbx, channel: Channel) -> None:
+        number = channel.dnid
+        self.people.stats.outbound_dialled += 1
+        if number in self.behaviour.no_answer:
+            return
+        if number in self.behaviour.busy or number in self.behaviour.unreachable:
+            cause = self.BUSY if number in self.behaviour.busy else self.UNALLOCATED
+            self._timers[channel.uniqueid] = pbx.clock.call_later(
+                0.5, lambda: pbx.remote_hangup(channel, cause) if not channel.gone else None)
+            return
+        delay = self.behaviour.answer_after.draw(self.people.rng)
+        self._timers[channel.uniqueid] = pbx.clock.call_later(delay, lambda: self._answer(pbx, channel))
+
+    def stopped_ringing(self, pbx: Pbx, channel: Channel) -> None:
+        timer = self._timers.pop(channel.uniqueid, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _answer(self, pbx: Pbx, channel: Channel) -> None:
+        self._timers.pop(channel.uniqueid, None)
+        if channel.gone:
+            return
+        self.people.stats.outbound_answered += 1
         pbx.answer(channel)
         talk = self.behaviour.talk.draw(self.people.rng)
         pbx.clock.call_later(talk, lambda: pbx.remote_hangup(channel) if not channel.gone else None)
@@ -202,6 +254,13 @@ class People:
         """An agent endpoint: a bot's phone, or (behaviour None) a phone a person answers."""
         phone = BotPhone(self, behaviour) if behaviour is not None else ManualPhone()
         endpoint = Endpoint(name, context, number, display_name, phone)
+        self.pbx.endpoints[name] = endpoint
+        return endpoint
+
+    def add_trunk(self, name: str = contract.TRUNK_ENDPOINT, behaviour: CustomerBehaviour | None = None, *,
+                  context: str = contract.INBOUND_CONTEXT) -> Endpoint:
+        """The trunk's endpoint: inbound calls come from it; numbers dialled over it reach customers."""
+        endpoint = Endpoint(name, context, UNKNOWN, UNKNOWN, TrunkCustomers(self, behaviour or CustomerBehaviour()))
         self.pbx.endpoints[name] = endpoint
         return endpoint
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from callcenter.settings import SettingsError, describe_errors, read_yaml
-from callcenter.simulator.people import AgentBehaviour, CallerBehaviour, Span
+from callcenter.simulator.people import AgentBehaviour, CallerBehaviour, CustomerBehaviour, Span
 
 
 class _Strict(BaseModel):
@@ -81,6 +81,16 @@ class TrafficModel(_Strict):
     names: list[str] = []
 
 
+class CustomersModel(_Strict):
+    """The far side of the trunk, for the calls the center makes."""
+
+    busy: list[str] = ["5550000"]
+    no_answer: list[str] = ["5550001"]
+    unreachable: list[str] = ["5550002"]
+    answer_after: SpanModel = SpanModel(low=2.0, high=6.0)
+    talk: SpanModel = SpanModel(low=30.0, high=120.0)
+
+
 class FaultModel(_Strict):
     fault: Literal["drop", "silent", "restart", "garbage", "slow"]
     at: float = Field(ge=0)  # seconds of PBX time after start
@@ -93,7 +103,13 @@ class Scenario(_Strict):
     trunk_context: str = "from-trunk"  # where trunk calls enter the dialplan (pjsip.conf's trunk context)
     agents: AgentsModel = AgentsModel()
     traffic: list[TrafficModel] = []
+    customers: CustomersModel = CustomersModel()
     faults: list[FaultModel] = []
+
+    def customer_behaviour(self) -> CustomerBehaviour:
+        c = self.customers
+        return CustomerBehaviour(tuple(c.busy), tuple(c.no_answer), tuple(c.unreachable), c.answer_after.span(),
+                                 c.talk.span())
 
     def bot_behaviour(self) -> AgentBehaviour:
         bots = self.agents.bots

@@ -56,6 +56,7 @@ class Simulator:
         pbx.recorder = Recorder(self.recordings, self._write_off_loop)
         people = self.people = People(pbx, random.Random(self.scenario.seed),
                                       trunk_context=self.scenario.trunk_context)
+        people.add_trunk(behaviour=self.scenario.customer_behaviour())
         agents = self.scenario.agents
         behaviour = self.scenario.bot_behaviour()
         for n in range(agents.bots.count):
