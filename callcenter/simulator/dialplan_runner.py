@@ -8,6 +8,7 @@ case below is the one a recorded trace shows; the trace is named beside it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -79,6 +80,16 @@ class InBridge(Running):
         self.after = after
 
 
+class Spying(Running):
+    """ChanSpy() on a supervisor's channel: looking for, or listening to, an agent's channel."""
+
+    def __init__(self, channel: Channel, spec: str, options: str) -> None:
+        super().__init__(channel, "chanspy")
+        self.spec = spec  # channel name prefix: PJSIP/agent1001-
+        self.options = options
+        self.spyee: Channel | None = None
+
+
 class AgiRunning(Running):
     """AGI() on a channel: the conversation with the FastAGI server; the channel waits for it to end."""
 
@@ -131,6 +142,7 @@ class DialplanRunner:
             "MixMonitor": self._mix_monitor,
             "StopMixMonitor": self._stop_mix_monitor,
             "Return": self._return,
+            "ChanSpy": self._chan_spy,
         }
 
     # ---- stepping ------------------------------------------------------------------------------------
@@ -293,6 +305,52 @@ class DialplanRunner:
     def _stop_mix_monitor(self, channel: Channel, data: str) -> bool:
         self.pbx.recorder.stop(self.pbx, channel, by_action=True)
         return True
+
+    # ---- ChanSpy (g-chanspy) --------------------------------------------------------------------------
+    SPY_SCAN_SECONDS = 1.0  # ChanSpy looks for a channel to spy on again after this (none found yet)
+    SPY_START_DELAY = 0.1  # g: ChanSpyStart ~100 ms after the application starts
+
+    def _chan_spy(self, channel: Channel, data: str) -> bool:
+        spec, *rest = split_args(data)
+        running = Spying(channel, spec.strip(), rest[0] if rest else "")
+        channel.running = running
+        running.timers.append(self.pbx.clock.call_later(self.SPY_START_DELAY, lambda: self._spy_scan(running)))
+        return False
+
+    def _spy_scan(self, running: Spying) -> None:
+        spyer = running.channel
+        if spyer.gone or spyer.running is not running:
+            return
+        bridged_only = "b" in running.options
+        target = next((c for c in self.pbx.channels.values()
+                       if c is not spyer and not c.gone and c.name.startswith(running.spec)
+                       and (c.bridge is not None or not bridged_only)), None)
+        if target is None:
+            running.timers.append(self.pbx.clock.call_later(self.SPY_SCAN_SECONDS, lambda: self._spy_scan(running)))
+            return
+        running.spyee = target
+        self.pbx.emit({"Event": "ChanSpyStart", "Privilege": "call,all", **spyer.block("Spyer"),
+                       **target.block("Spyee")})
+
+    def spyee_gone(self, channel: Channel) -> None:
+        """g: the spied-on channel hangs up: ChanSpyStop before its Hangup; with E the spyer's dialplan
+        goes on (after that Hangup), without E it looks for another channel."""
+        for spyer in list(self.pbx.channels.values()):
+            running = spyer.running
+            if not isinstance(running, Spying) or running.spyee is not channel:
+                continue
+            self.pbx.emit({"Event": "ChanSpyStop", "Privilege": "call,all", **spyer.block("Spyer"),
+                           **channel.block("Spyee")})
+            running.spyee = None
+            if "E" in running.options:
+                self.pbx.clock.call_later(0, functools.partial(self._spy_over, spyer, running))
+            else:
+                running.timers.append(self.pbx.clock.call_later(self.SPY_SCAN_SECONDS,
+                                                                functools.partial(self._spy_scan, running)))
+
+    def _spy_over(self, spyer: Channel, running: Spying) -> None:
+        if spyer.running is running and not spyer.gone:
+            self._continue(spyer)
 
     def _return(self, channel: Channel, data: str) -> bool:
         # only met inside run_subroutine, which stops at it; a Return outside a Gosub ends the channel
@@ -539,6 +597,14 @@ class DialplanRunner:
         running = channel.running
         if isinstance(running, AgiRunning):
             running.caller_hung_up()  # s: the channel lives on until the FastAGI server closes
+        elif isinstance(running, Spying):
+            if running.spyee is not None:  # the supervisor hangs up while listening
+                self.pbx.emit({"Event": "ChanSpyStop", "Privilege": "call,all", **channel.block("Spyer"),
+                               **running.spyee.block("Spyee")})
+            running.cancel()
+            channel.running = None
+            self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
+            self.pbx.destroy(channel, cause)
         elif isinstance(running, Dial) and running.bridged and running.leg is not None:
             self._caller_left_dial_bridge(channel, running)
         elif isinstance(running, InBridge) and running.kind == "dialled":

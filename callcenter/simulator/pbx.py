@@ -274,6 +274,7 @@ class Pbx:
             channel.running.cancel()
             channel.running = None
         self.recorder.stop(self, channel, by_action=False)  # ended by the hangup: no MixMonitorStop
+        self.runner.spyee_gone(channel)
         extra = {"Cause": str(cause), "Cause-txt": CAUSE_TEXT.get(cause, "Unknown")}
         if tech_cause is not None:
             extra["TechCause"] = str(tech_cause)

@@ -257,6 +257,13 @@ class People:
         self.pbx.endpoints[name] = endpoint
         return endpoint
 
+    def add_supervisor(self, name: str, number: str, display_name: str, *, bot: bool = True,
+                       context: str = contract.SUPERVISOR_PHONE_CONTEXT) -> Endpoint:
+        """A supervisor's phone: a bot answers at once (listen, whisper, barge are Originated to it), or a
+        person answers it from the supervisor page."""
+        behaviour = AgentBehaviour(Span(0.5, 0.5), 0.0, Span(4 * 3600, 4 * 3600)) if bot else None
+        return self.add_agent(name, number, display_name, behaviour, context=context)
+
     def add_trunk(self, name: str = contract.TRUNK_ENDPOINT, behaviour: CustomerBehaviour | None = None, *,
                   context: str = contract.INBOUND_CONTEXT) -> Endpoint:
         """The trunk's endpoint: inbound calls come from it; numbers dialled over it reach customers."""
