@@ -91,6 +91,8 @@ class CallCenter:
         self.routing = RoutingService(load_acd_config(settings.acd.config), self.connection.send, self.now,
                                       self.acd_bus.publish_all,
                                       speed=self.simulator.speed if self.simulator is not None else 1.0)
+        if self.simulator is not None:
+            self.simulator.desk = self.routing  # the bot agents take their breaks through the ACD
         self.agent_states = AgentStateWriter(self.sessions)
         self.acd_bus.subscribe("agent_states", self.agent_states, accepts=(AgentStateChanged,),
                                maxsize=HISTORY_QUEUE)

@@ -89,3 +89,29 @@ def test_the_banner_says_it_is_simulated_and_how_to_sign_in(settings: Settings) 
     assert "SIMULATED PBX" in text
     for user in DEMO_USERS:
         assert user.login in text and user.password in text
+
+
+async def test_bot_agents_take_breaks_through_the_acd(settings: Settings, tmp_path: Path) -> None:
+    """With breaks every minute or two of PBX time, bots go not ready (reason break) and come back."""
+    scenario = settings.simulator.scenario.read_text(encoding="utf-8")
+    assert "break_every: [900, 2700]" in scenario
+    (tmp_path / "simulator.yaml").write_text(scenario.replace("break_every: [900, 2700]", "break_every: [60, 120]"),
+                                             encoding="utf-8")
+    simulator = settings.simulator.model_copy(update={"scenario": tmp_path / "simulator.yaml"})
+    fast_breaks = settings.model_copy(update={"simulator": simulator})
+    await migrate(fast_breaks.database.url)
+    center = CallCenter(fast_breaks)
+    task = asyncio.get_running_loop().create_task(center.run())
+    on_break: set[str] = set()
+
+    def three_on_break() -> bool:
+        on_break.update(a for a, s in center.routing.agent_states().items() if s.value == "not_ready")
+        return len(on_break) >= 3
+
+    try:
+        await _until(three_on_break, within=60)
+    finally:
+        center.stop()
+        await asyncio.wait_for(task, 30)
+    assert center.simulator is not None and center.simulator.people is not None
+    assert center.simulator.people.stats.breaks >= 3

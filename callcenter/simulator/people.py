@@ -17,6 +17,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from callcenter.simulator.channels import UNKNOWN, Channel, Event
 from callcenter.simulator.clock import Timer
@@ -42,6 +43,16 @@ class AgentBehaviour:
     answer_after: Span = Span(1.0, 4.0)
     miss_rate: float = 0.05  # share of calls the bot lets ring out
     talk: Span = Span(30.0, 240.0)  # the agent ends the call after this, if the caller has not
+    break_every: Span | None = None  # a break this long after the last one (None: no breaks)
+    break_length: Span = Span(120.0, 600.0)
+
+
+class AgentDesk(Protocol):
+    """What a bot agent does on the agent page: pause (not ready, with a reason) and get ready again."""
+
+    def pause(self, agent_id: str, reason: str) -> object: ...
+
+    def resume(self, agent_id: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -74,18 +85,40 @@ class PeopleStats:
     rings: int = 0
     answers: int = 0
     missed: int = 0
+    breaks: int = 0
     outbound_dialled: int = 0
     outbound_answered: int = 0
     by_dnis: dict[str, int] = field(default_factory=dict)
 
 
 class BotPhone:
-    """An agent's phone with a bot behind it."""
+    """An agent's phone with a bot behind it (and the bot's breaks, through the agent page)."""
 
-    def __init__(self, people: People, behaviour: AgentBehaviour) -> None:
+    def __init__(self, people: People, behaviour: AgentBehaviour, agent_id: str = "") -> None:
         self.people = people
         self.behaviour = behaviour
+        self.agent_id = agent_id
         self._timers: dict[str, Timer] = {}
+
+    def plan_break(self) -> None:
+        every = self.behaviour.break_every
+        if every is None:
+            return
+        self.people.pbx.clock.call_later(every.draw(self.people.rng), self._take_break)
+
+    def _take_break(self) -> None:
+        desk = self.people.desk
+        if desk is not None and self.people.running:
+            self.people.stats.breaks += 1
+            desk.pause(self.agent_id, "break")  # during a call the pause starts when the call's work is done
+            self.people.pbx.clock.call_later(self.behaviour.break_length.draw(self.people.rng), self._back)
+        else:
+            self.plan_break()
+
+    def _back(self) -> None:
+        if self.people.desk is not None:
+            self.people.desk.resume(self.agent_id)
+        self.plan_break()
 
     def ringing(self, pbx: Pbx, channel: Channel) -> None:
         self.people.stats.rings += 1
@@ -246,13 +279,14 @@ class People:
         self.callers: dict[str, _Caller] = {}
         self._traffic: list[tuple[CallerBehaviour, Timer | None]] = []
         self._running = False
+        self.desk: AgentDesk | None = None  # set by whoever runs the agent page the bots use
         pbx.listeners.append(self._on_event)
 
     # ---- agents --------------------------------------------------------------------------------------
     def add_agent(self, name: str, number: str, display_name: str, behaviour: AgentBehaviour | None, *,
                   context: str = "agents") -> Endpoint:
         """An agent endpoint: a bot's phone, or (behaviour None) a phone a person answers."""
-        phone = BotPhone(self, behaviour) if behaviour is not None else ManualPhone()
+        phone = BotPhone(self, behaviour, name) if behaviour is not None else ManualPhone()
         endpoint = Endpoint(name, context, number, display_name, phone)
         self.pbx.endpoints[name] = endpoint
         return endpoint
@@ -272,10 +306,17 @@ class People:
         return endpoint
 
     # ---- callers -------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
     def start_traffic(self, behaviours: list[CallerBehaviour]) -> None:
         self._running = True
         for behaviour in behaviours:
             self._schedule_next(behaviour)
+        for endpoint in self.pbx.endpoints.values():
+            if isinstance(endpoint.phone, BotPhone):
+                endpoint.phone.plan_break()
 
     def stop_traffic(self) -> None:
         self._running = False

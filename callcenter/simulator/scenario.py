@@ -55,6 +55,8 @@ class BotAgents(_Strict):
     answer_after: SpanModel = SpanModel(low=1.0, high=4.0)
     miss_rate: float = Field(0.05, ge=0, le=1)
     talk: SpanModel = SpanModel(low=30.0, high=240.0)
+    break_every: SpanModel | None = None  # seconds between a bot's breaks (none: no breaks)
+    break_length: SpanModel = SpanModel(low=120.0, high=600.0)
 
 
 class AgentsModel(_Strict):
@@ -113,7 +115,9 @@ class Scenario(_Strict):
 
     def bot_behaviour(self) -> AgentBehaviour:
         bots = self.agents.bots
-        return AgentBehaviour(bots.answer_after.span(), bots.miss_rate, bots.talk.span())
+        return AgentBehaviour(bots.answer_after.span(), bots.miss_rate, bots.talk.span(),
+                              bots.break_every.span() if bots.break_every is not None else None,
+                              bots.break_length.span())
 
     def caller_behaviours(self) -> list[CallerBehaviour]:
         return [CallerBehaviour(t.dnis, t.calls_per_minute, t.patience.span(), t.talk.span(), t.digits,

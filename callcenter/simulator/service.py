@@ -18,7 +18,7 @@ from callcenter.simulator.agi import FastAgiConnector
 from callcenter.simulator.ami_server import AmiServer
 from callcenter.simulator.clock import LoopClock, Timer
 from callcenter.simulator.pbx import Pbx
-from callcenter.simulator.people import People
+from callcenter.simulator.people import AgentDesk, People
 from callcenter.simulator.recording import Recorder
 from callcenter.simulator.scenario import FaultModel, Scenario
 
@@ -35,6 +35,7 @@ class Simulator:
         self.username, self.secret, self.requested_port, self.speed = username, secret, port, speed
         self.pbx: Pbx | None = None
         self.people: People | None = None
+        self.desk: AgentDesk | None = None  # the bots' agent page (the ACD), set by the composition root
         self.ami: AmiServer | None = None
         self._fault_timers: list[Timer] = []
         self.recordings = recordings
@@ -56,6 +57,7 @@ class Simulator:
         pbx.recorder = Recorder(self.recordings, self._write_off_loop)
         people = self.people = People(pbx, random.Random(self.scenario.seed),
                                       trunk_context=self.scenario.trunk_context)
+        people.desk = self.desk
         people.add_trunk(behaviour=self.scenario.customer_behaviour())
         agents = self.scenario.agents
         behaviour = self.scenario.bot_behaviour()
