@@ -78,7 +78,9 @@ async def test_the_demo_routes_bot_callers_to_bot_agents_and_keeps_the_history(s
     assert len(stored) == len({c.call_id for c in stored}) >= 12
     answered = [c for c in stored if c.outcome == "answered"]
     assert answered and all(c.agent is not None and c.agent.startswith("agent10") for c in answered)
-    assert all(c.queue == "support" for c in stored if c.outcome == "answered")
+    # the IVR (config/ivr) queues the bots: 8005550100 presses 1 (sales), 8005550200 presses 2 (repair, which
+    # the ACD serves from its default queue until acd.yaml has a repair queue)
+    assert {c.queue for c in stored if c.outcome == "answered"} <= {"sales", "repair"}
 
 
 def test_the_banner_says_it_is_simulated_and_how_to_sign_in(settings: Settings) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import callcenter.auth.models
 import callcenter.customers.models
+import callcenter.ivr.models
 from callcenter.db.models import Base
 
 metadata = Base.metadata
-FEATURE_MODELS = (callcenter.auth.models, callcenter.customers.models)  # imported for their tables
+# imported for their tables
+FEATURE_MODELS = (callcenter.auth.models, callcenter.customers.models, callcenter.ivr.models)
