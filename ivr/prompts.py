@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +69,10 @@ class PromptStore:
 
     def convert(self, name: str, data: bytes, filename: str) -> PromptInfo:
         """Convert an upload and store it (blocking: ffmpeg for MP3). Raises PromptError."""
-        from pydub import AudioSegment
-        from pydub.exceptions import CouldntDecodeError
+        with warnings.catch_warnings():  # pydub imports audioop, deprecated since Python 3.11 (removed in 3.13)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from pydub import AudioSegment
+            from pydub.exceptions import CouldntDecodeError
 
         if not NAME_RE.fullmatch(name):
             raise PromptError(f"{name!r} is no prompt name (a-z, 0-9, _ and -, up to 64)")
@@ -90,7 +93,8 @@ class PromptStore:
         wide = audio.set_channels(1).set_frame_rate(16000).set_sample_width(2)
         wav = self.folder / f"{name}.wav"
         tmp = wav.with_suffix(".wav.part")
-        narrow.export(str(tmp), format="wav")
+        with tmp.open("wb") as out:  # pydub leaves a file it opened itself open
+            narrow.export(out, format="wav")
         sln = self.folder / f"{name}.sln16"
         sln_tmp = sln.with_suffix(".sln16.part")
         sln_tmp.write_bytes(wide.raw_data)
