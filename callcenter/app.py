@@ -28,6 +28,7 @@ from callcenter.bus import EventBus
 from callcenter.customers.service import CustomerService
 from callcenter.db.cdr import calls_between
 from callcenter.db.engine import create_sessionmaker
+from callcenter.ivr.wiring import build_ivr
 from callcenter.migrations import migrate
 from callcenter.recorders import CdrWriter, QueueLogWriter
 from callcenter.routing.config import load_acd_config
@@ -96,6 +97,7 @@ class CallCenter:
         self.agent_states = AgentStateWriter(self.sessions)
         self.acd_bus.subscribe("agent_states", self.agent_states, accepts=(AgentStateChanged,),
                                maxsize=HISTORY_QUEUE)
+        self.ivr = build_ivr(settings, self.sessions, self.customers, self.routing)  # FastAGI: flows by DNIS
         self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
         self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
         self._server: uvicorn.Server | None = None
@@ -144,9 +146,12 @@ class CallCenter:
                 acd_bus_task = group.create_task(self.acd_bus.run(), name="acd-bus")
                 ami_task = group.create_task(self.connection.run(), name="ami")
                 routing_task = group.create_task(self.routing.run(), name="acd-timers")
+                ivr_task = group.create_task(self.ivr.run(), name="ivr") if self.ivr is not None else None
                 await server.serve()  # returns on SIGINT / SIGTERM (uvicorn handles the signals)
                 await self.connection.close()
                 routing_task.cancel()
+                if ivr_task is not None:
+                    ivr_task.cancel()
                 await asyncio.wait_for(self.bus.drain(), 30)
                 await asyncio.wait_for(self.acd_bus.drain(), 30)
                 ami_task.cancel()

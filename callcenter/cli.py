@@ -272,6 +272,14 @@ def _asterisk(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
+@command("ivr", "IVR flows: check them, simulate a call, draw them (Mermaid)")
+def _ivr(parser: argparse.ArgumentParser) -> None:
+    from callcenter.ivr import cli as ivr_cli
+
+    ivr_cli.configure(parser, _settings)
+    parser.set_defaults(run=lambda args: ivr_cli.run(args, _settings(args)))
+
+
 def check_rendered(files: dict[str, str], check: Callable[[Path], list[str]]) -> list[str]:
     """Check before writing: a configuration that fails never reaches Asterisk's folder."""
     import tempfile

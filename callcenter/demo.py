@@ -47,6 +47,9 @@ def demo_settings(settings: Settings, *, speed: float | None = None, http_port: 
     if speed is not None:
         simulator = SimulatorSettings(**{**simulator.model_dump(), "speed": speed})
     update: dict[str, object] = {"pbx": PbxSettings(mode="simulated"), "simulator": simulator}
+    # the simulated Asterisk's AGI() reaches our own IVR server, wherever the settings put it
+    update["asterisk"] = settings.asterisk.model_copy(update={"fastagi_host": settings.ivr.host,
+                                                              "fastagi_port": settings.ivr.port})
     if "CALLCENTER__DATABASE__URL" not in os.environ:
         update["database"] = settings.database.model_copy(update={"url": DEMO_DATABASE})
     if http_port is not None:

@@ -179,6 +179,22 @@ class AsteriskSettings(_Section):
         return value
 
 
+class IvrSettings(_Section):
+    """The IVR: our FastAGI server (Asterisk's AGI() connects here), the flows and the prompts."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"                 # FastAGI listen address (asterisk.fastagi_* is how Asterisk reaches it)
+    port: int = Field(4573, ge=0, le=65535)  # 0: any free port (tests)
+    flows_dir: Path = Path("config/ivr")    # every *.yaml there is a flow; reloaded when a file changes
+    prompts_dir: Path = Path("var/prompts")  # uploaded prompts (Asterisk's sounds/custom): flows say custom/<name>
+    system_prompts: list[str] = []          # Asterisk sounds flows may name besides the built-in list
+    reload_interval: float = Field(1.0, gt=0)      # seconds between checks of the flow files
+    environment_timeout: float = Field(5.0, gt=0)  # a peer that does not send its agi_* block by then is dropped
+    answer_timeout: float = Field(60.0, gt=0)      # longest wait for a command's answer beyond its own timeout
+    request_timeout: float = Field(3.0, gt=0)      # customer lookup, ticket, agent choice, survey store
+    max_sessions: int = Field(2000, ge=1)          # FastAGI connections at once; more are closed at once
+
+
 _TRACKER_DEFAULTS = TrackerConfig()
 
 
@@ -225,6 +241,7 @@ class Settings(_Section):
     tracker: TrackerSettings = TrackerSettings()
     auth: AuthSettings = AuthSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    ivr: IvrSettings = IvrSettings()
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(

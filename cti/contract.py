@@ -63,3 +63,20 @@ TRUNK_ENDPOINT = "cc-trunk"
 # FastAGI scripts (the path of the agi:// URL) the dialplan asks for.
 AGI_IVR = "ivr"
 AGI_SURVEY = "survey"
+
+# ---- added with the IVR engine (ivr/): what a flow leaves on the caller's channel before it closes -------
+# ivr/outcome.py holds the same names (the packages are independent); tests/test_ivr_wiring.py checks them.
+# IVR_VAR_, not VAR_: the shipped dialplan does not read them yet, and callcenter/asterisk/check.py wants every
+# VAR_ used there. A dialplan line that reads one (CC_TRANSFER ...) renames it to VAR_ in the same change.
+IVR_VAR_SKILLS = "CC_SKILLS"                  # skills the IVR requires: "support:1,billing:40" (skill:min level)
+IVR_VAR_PRIORITY = "CC_PRIORITY"              # waiting priority from the IVR (VIPs higher); integer, 0 default
+IVR_VAR_CUSTOMER = "CC_CUSTOMER"              # reference of the customer the IVR identified (screen pop, no lookup)
+IVR_VAR_LANGUAGE = "CC_LANGUAGE"              # language the caller chose (also set as CHANNEL(language))
+IVR_VAR_IVR_PATH = "CC_IVR_PATH"              # the IVR nodes the caller went through, comma separated (the last 40)
+IVR_VAR_IVR_OUTCOME = "CC_IVR_OUTCOME"        # queue / transfer / voicemail / callback / hangup / completed /
+                                              # caller-hangup; unset: no IVR, or it failed (default queue applies)
+IVR_VAR_PREFERRED_AGENT = "CC_PREFERRED_AGENT"  # agent endpoint the IVR chose for the queued caller (fault line)
+IVR_VAR_TRANSFER = "CC_TRANSFER"              # outcome transfer: the number the dialplan should dial
+IVR_VAR_TRANSFER_AGENT = "CC_TRANSFER_AGENT"  # outcome transfer: the agent endpoint the dialplan should ring
+IVR_VAR_VOICEMAIL = "CC_VOICEMAIL"            # outcome voicemail: the mailbox (box@context) for VoiceMail()
+IVR_VAR_CALLBACK = "CC_CALLBACK"              # outcome callback: the number the caller left

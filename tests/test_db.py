@@ -29,7 +29,7 @@ Sessions = async_sessionmaker[AsyncSession]
 T0 = 1_795_354_463.2  # 2026-11-22 13:34:23.2 UTC, the epoch of the e-atxfer trace
 CALL_TABLES = {"calls", "call_legs", "call_transfers", "call_recordings", "queue_log"}
 TABLES = CALL_TABLES | {"users", "auth_sessions", "sign_ins", "customers", "customer_phones", "interactions",
-                        "tickets", "agent_states"}
+                        "tickets", "agent_states", "survey_answers"}
 
 
 def _record(call_id: str = "1795354463.20", **changes: object) -> CallRecord:
@@ -78,7 +78,7 @@ async def test_migrate_from_empty_creates_every_table(database_url: str) -> None
     assert await _tables_and_version(database_url) == (set(), [])
     await migrate(database_url)
     await migrate(database_url)  # a second run is a no-op
-    assert await _tables_and_version(database_url) == (TABLES | {"alembic_version"}, ["0003"])
+    assert await _tables_and_version(database_url) == (TABLES | {"alembic_version"}, ["0004"])
 
 
 # PostgreSQL only: an SQLite file is served by one process, there are no nodes to start together.
@@ -88,7 +88,7 @@ async def test_nodes_starting_together_migrate_once(database_url: str) -> None:
     """Application nodes sharing one PostgreSQL all migrate at startup: they take turns, none fails."""
     # bounded: without the lock, concurrent CREATE TABLEs wait on each other instead of failing
     await asyncio.wait_for(asyncio.gather(*(migrate(database_url) for _ in range(4))), 30)
-    assert await _tables_and_version(database_url) == (TABLES | {"alembic_version"}, ["0003"])
+    assert await _tables_and_version(database_url) == (TABLES | {"alembic_version"}, ["0004"])
 
 
 async def test_migrated_schema_matches_the_models(database_url: str) -> None:

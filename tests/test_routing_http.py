@@ -43,7 +43,7 @@ async def test_a_supervisor_changes_any_agent_and_sees_the_queues(center: CallCe
         agents = {a["agent_id"]: a["state"] for a in (await http.get("/api/agents")).json()}
         assert agents["agent1002"] == "available" and agents["agent1001"] == "logged_out"
         queues = {q["name"]: q for q in (await http.get("/api/queues")).json()}
-        assert set(queues) == {"support", "sales", "billing"}
+        assert set(queues) == {"support", "sales", "billing", "repair"}
         assert queues["support"]["free_agents"] == ["agent1002"] and queues["support"]["waiting"] == []
 
 

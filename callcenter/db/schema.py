@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import callcenter.auth.models
 import callcenter.customers.models
+import callcenter.ivr.models
 import callcenter.routing.models
 from callcenter.db.models import Base
 
 metadata = Base.metadata
 # imported for their tables
-FEATURE_MODELS = (callcenter.auth.models, callcenter.customers.models, callcenter.routing.models)
+FEATURE_MODELS = (callcenter.auth.models, callcenter.customers.models, callcenter.routing.models,
+                  callcenter.ivr.models)

@@ -1,0 +1,310 @@
+"""Our FastAGI server: Asterisk's AGI() connects, the flow for the call runs, the results are left on
+the channel, the socket is closed. The protocol edge is ours (not panoramisk's FastAGI server, which
+spins on a half-closed peer): one `asyncio.Protocol` per connection, no reads in a loop.
+
+- The `agi_*` environment must arrive within `environment_timeout`; a command's answer within its own
+  wait (GET DATA's timeout times its digits) plus `answer_timeout`. Otherwise the connection is closed.
+- A peer that half-closes (EOF) or resets is closed at once; a line longer than 8 KiB or garbage in
+  place of a result closes it too. `max_sessions` bounds the connections held.
+- A caller hanging up mid-command: Asterisk answers the command `200 result=-1`, then sends a `HANGUP`
+  line; commands after that get `511`. The runner ends on either; the HANGUP line itself needs no answer.
+- Service requests (customer lookup, ticket, ...) run as tasks the server owns, with `request_timeout`;
+  a failure or timeout answers None and the flow takes its fallback.
+- Anything unexpected in a flow is logged and the socket closed: the dialplan goes on with its
+  defaults (the default queue), so an error never takes the line down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ivr.agi import HANGUP_LINE, parse_environment_line, parse_result
+from ivr.effects import Command, Request
+from ivr.model import Flow
+from ivr.outcome import Outcome
+from ivr.registry import FlowRegistry
+from ivr.runner import CallInfo, Runner, Step
+from ivr.services import IvrServices, answer
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 8192
+MAX_ENVIRONMENT_LINES = 200
+_GET_DATA = re.compile(r"^GET DATA \S+ (\d+)(?: (\d+))?")
+
+
+@dataclass
+class FastAgiStats:
+    sessions: int = 0          # connections that ran a flow
+    active: int = 0
+    commands: int = 0          # commands answered
+    outcomes: dict[str, int] | None = None
+    no_flow: int = 0           # no flow for the number: closed at once (the dialplan's default queue)
+    dropped: int = 0           # closed for a timeout, garbage, an overlong line, or a flow error
+    refused: int = 0           # over max_sessions
+    hangups: int = 0           # callers who hung up during the IVR
+    errors: int = 0            # flows that failed (logged)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FastAgiServer:
+    def __init__(self, registry: FlowRegistry, services: IvrServices, *, host: str = "127.0.0.1", port: int = 4573,
+                 environment_timeout: float = 5.0, answer_timeout: float = 60.0, request_timeout: float = 3.0,
+                 max_sessions: int = 2000, reload_interval: float = 1.0,
+                 clock: Callable[[], datetime] = _now) -> None:
+        self.registry = registry
+        self.services = services
+        self.host, self.requested_port = host, port
+        self.environment_timeout = environment_timeout
+        self.answer_timeout = answer_timeout
+        self.request_timeout = request_timeout
+        self.max_sessions = max_sessions
+        self.reload_interval = reload_interval
+        self.clock = clock
+        self.stats = FastAgiStats(outcomes={})
+        self._server: asyncio.Server | None = None
+        self._connections: set[_Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        if not self.registry.flows:
+            await asyncio.to_thread(self.registry.reload)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), self.host, self.requested_port,
+                                                reuse_address=True, backlog=1024)
+        log.info("IVR: FastAGI on %s:%d, flows: %s", self.host, self.port,
+                 ", ".join(sorted(self.registry.flows)) or "none")
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self._connections):
+            connection.close("server stopping")
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.request_timeout + 1)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    async def run(self, retry_bind: float = 10.0) -> None:
+        """Serve and reload changed flow files until cancelled. A port in use is retried, not fatal: without
+        us Asterisk's AGI() fails (AGISTATUS=FAILURE) and callers still wait in the default queue."""
+        while True:
+            try:
+                await self.start()
+                break
+            except OSError as exc:
+                log.error("IVR: cannot listen on %s:%d (%s); retrying in %gs", self.host, self.requested_port, exc,
+                          retry_bind)
+                await asyncio.sleep(retry_bind)
+        try:
+            while True:
+                await asyncio.sleep(self.reload_interval)
+                if self.registry.changed():
+                    await asyncio.to_thread(self.registry.reload)
+        finally:
+            await self.stop()
+
+    def flow_for(self, call: CallInfo) -> Flow | None:
+        if call.script == "survey":
+            return self.registry.flow(call.args[0] if call.args and call.args[0] else "survey")
+        if call.script not in ("", "ivr"):
+            return self.registry.flow(call.script)  # agi://host/<flow name> runs that flow
+        return self.registry.flow_for(call.dnis)
+
+    def request(self, connection: _Connection, request: Request) -> None:
+        async def ask() -> None:
+            try:
+                reply = await asyncio.wait_for(answer(self.services, request), self.request_timeout)
+            except TimeoutError:
+                log.warning("IVR: %s timed out after %gs; the flow takes its fallback", type(request).__name__,
+                            self.request_timeout)
+                reply = None
+            except Exception:
+                log.exception("IVR: %s failed; the flow takes its fallback", type(request).__name__)
+                reply = None
+            connection.answered(reply)
+
+        task = asyncio.get_running_loop().create_task(ask())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, server: FastAgiServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.environment: dict[str, str] = {}
+        self.runner: Runner | None = None
+        self.waiting = False  # a command is out, its answer not yet in
+        self.hung_up = False
+        self.closed = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    # ---- asyncio.Protocol -----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        server = self.server
+        if len(server._connections) >= server.max_sessions:
+            server.stats.refused += 1
+            log.warning("IVR: %d FastAGI connections open (ivr.max_sessions); refusing one", server.max_sessions)
+            self.closed = True
+            transport.abort()
+            return
+        server._connections.add(self)
+        self._arm(server.environment_timeout, "no AGI environment")
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.buffer += data
+        while not self.closed:
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                if len(self.buffer) > MAX_LINE:
+                    self.drop("a line longer than 8 KiB")
+                return
+            raw, self.buffer = self.buffer[:end], self.buffer[end + 1:]
+            self._line(raw.decode("utf-8", errors="replace").rstrip("\r"))
+
+    def eof_received(self) -> bool:
+        # half-closed by Asterisk (or a broken peer): nothing more will come; close our side too
+        self.close("peer closed its side")
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close("connection lost")
+
+    # ---- the conversation -----------------------------------------------------------------------------
+    def _line(self, line: str) -> None:
+        if self.runner is None:
+            self._environment_line(line)
+            return
+        if line == HANGUP_LINE:
+            self.hung_up = True  # the answer to the pending command (-1) came or comes; later ones get 511
+            return
+        if not self.waiting:
+            self.drop(f"unexpected line {line[:80]!r}")
+            return
+        result = parse_result(line)
+        if result.code < 100:
+            self.drop(f"garbage in place of an AGI result: {line[:80]!r}")
+            return
+        self.waiting = False
+        self.server.stats.commands += 1
+        self._step(lambda runner: runner.feed(result, self.server.clock()))
+
+    def _environment_line(self, line: str) -> None:
+        parsed = parse_environment_line(line)
+        if parsed is not None:
+            if len(self.environment) >= MAX_ENVIRONMENT_LINES or not parsed[0].startswith("agi_"):
+                self.drop(f"not an AGI environment: {line[:80]!r}")
+                return
+            self.environment[parsed[0]] = parsed[1]
+            return
+        if not self.environment:
+            return  # blank lines before the block: ignore
+        call = CallInfo.from_environment(self.environment)
+        flow = self.server.flow_for(call)
+        if flow is None:
+            self.server.stats.no_flow += 1
+            log.warning("IVR: no flow for %s (script %r, DNIS %r); the dialplan's default applies", call.channel,
+                        call.script, call.dnis)
+            self.close("no flow")
+            return
+        self.server.stats.sessions += 1
+        self.server.stats.active += 1
+        self.runner = Runner(self.server.registry.flows, flow, call)
+        self._step(lambda runner: runner.start(self.server.clock()))
+
+    def _step(self, advance: Callable[[Runner], Step]) -> None:
+        assert self.runner is not None
+        try:
+            step = advance(self.runner)
+        except Exception:
+            self.server.stats.errors += 1
+            log.exception("IVR: flow %r failed on %s; closing (the dialplan's default applies)",
+                          self.runner.flow.name, self.runner.call.channel)
+            self.close("flow error")
+            return
+        if isinstance(step, Command):
+            self._send(step.text)
+        elif isinstance(step, Outcome):
+            self._finished(step)
+        else:
+            self._arm(self.server.request_timeout + self.server.answer_timeout, "request never answered")
+            self.server.request(self, step)
+
+    def _send(self, text: str) -> None:
+        assert self.transport is not None
+        self.waiting = True
+        self.transport.write(text.encode("utf-8") + b"\n")
+        self._arm(_own_wait(text) + self.server.answer_timeout, f"no answer to {text[:40]!r}")
+
+    def answered(self, reply: Any) -> None:
+        """A service request's answer (on the loop)."""
+        if not self.closed:
+            self._step(lambda runner: runner.feed(reply, self.server.clock()))
+
+    def _finished(self, outcome: Outcome) -> None:
+        stats = self.server.stats
+        assert stats.outcomes is not None
+        stats.outcomes[outcome.kind] = stats.outcomes.get(outcome.kind, 0) + 1
+        if outcome.kind == "caller-hangup":
+            stats.hangups += 1
+        if outcome.kind == "error":
+            stats.errors += 1
+            log.error("IVR: flow %r on %s: %s", outcome.flow, self.runner.call.channel if self.runner else "?",
+                      outcome.reason)
+        self.close("done")
+
+    # ---- timers and closing ---------------------------------------------------------------------------
+    def _arm(self, seconds: float, why: str) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(seconds, self.drop, why)
+
+    def drop(self, why: str) -> None:
+        if not self.closed:
+            self.server.stats.dropped += 1
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            log.warning("IVR: closing FastAGI connection from %s: %s", peer, why)
+        self.close(why)
+
+    def close(self, why: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.runner is not None:
+            self.server.stats.active -= 1
+        self.server._connections.discard(self)
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _own_wait(text: str) -> float:
+    """How long Asterisk may take by itself: GET DATA waits up to its timeout for each digit."""
+    match = _GET_DATA.match(text)
+    if match is None:
+        return 0.0
+    digits = int(match.group(2)) if match.group(2) else 20
+    return int(match.group(1)) / 1000 * max(1, min(digits, 64))
