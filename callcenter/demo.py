@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from callcenter.app import CallCenter
 from callcenter.auth.service import AuthService, Role
+from callcenter.customers.schemas import CustomerIn, PhoneIn, TicketIn
+from callcenter.customers.service import CustomerService
 from callcenter.errors import ServiceError
 from callcenter.migrations import migrate
 from callcenter.settings import PbxSettings, Settings, SimulatorSettings
@@ -39,6 +41,14 @@ DEMO_USERS = (
     DemoUser("supervisor", "Demo Supervisor", Role.SUPERVISOR, "demo-supervisor-password"),
     DemoUser("agent", "Demo Agent (you)", Role.AGENT, "demo-agent-password", endpoint="agent1099"),
 )
+
+
+# Demo customers: references 10001.., calling from 5551001.. (the bot callers of config/simulator.yaml's
+# `numbers`), every fifth a VIP, some with an open ticket: what a screen pop and the fault line show.
+DEMO_CUSTOMERS = 20
+_COMPANIES = ("Acme Ltd", "Globex", "Initech", "Umbrella", "Stark Industries", None)
+_NAMES = ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth",
+          "Margaret Hamilton", "Ken Thompson", "Frances Allen", "John McCarthy")
 
 
 def demo_settings(settings: Settings, *, speed: float | None = None, http_port: int | None = None) -> Settings:
@@ -68,6 +78,23 @@ async def ensure_demo_users(auth: AuthService) -> None:
             log.warning("demo user %s not created: %s", user.login, exc.message)
 
 
+async def ensure_demo_customers(customers: CustomerService) -> int:
+    """The demo's customers, made once (a database with customers already is left as it is)."""
+    if await customers.search(limit=1):
+        return 0
+    for n in range(DEMO_CUSTOMERS):
+        customer = await customers.create(CustomerIn(
+            reference=str(10001 + n), name=f"{_NAMES[n % len(_NAMES)]} ({n + 1})",
+            company=_COMPANIES[n % len(_COMPANIES)], segment="business" if n % 2 else "consumer",
+            vip=n % 5 == 0, value=1000 * (DEMO_CUSTOMERS - n), notes="Demo customer: not a real person.",
+            phones=[PhoneIn(number=f"555{1001 + n}", label="mobile")]))
+        if n % 3 == 0:
+            await customers.add_ticket(customer.id, TicketIn(title="Line drops in the evening",
+                                                             description="Reported by phone (demo data)."),
+                                       created_by="demo")
+    return DEMO_CUSTOMERS
+
+
 def banner(settings: Settings) -> str:
     url = f"http://{settings.http.host}:{settings.http.port}"
     lines = [
@@ -88,5 +115,6 @@ async def run_demo(settings: Settings) -> None:
     await migrate(settings.database.url)
     center = CallCenter(settings)
     await ensure_demo_users(center.auth)
+    await ensure_demo_customers(center.customers)
     print(banner(settings), flush=True)
     await center.run()

@@ -17,7 +17,7 @@ import pytest
 
 from callcenter.app import CallCenter
 from callcenter.db.cdr import calls_between
-from callcenter.demo import DEMO_USERS, banner, demo_settings, ensure_demo_users
+from callcenter.demo import DEMO_USERS, banner, demo_settings, ensure_demo_customers, ensure_demo_users
 from callcenter.migrations import migrate
 from callcenter.settings import Settings
 
@@ -118,3 +118,17 @@ async def test_bot_agents_take_breaks_through_the_acd(settings: Settings, tmp_pa
         await asyncio.wait_for(task, 30)
     assert center.simulator is not None and center.simulator.people is not None
     assert center.simulator.people.stats.breaks >= 3
+
+
+async def test_demo_customers_are_made_once(settings: Settings) -> None:
+    await migrate(settings.database.url)
+    center = CallCenter(settings)
+    try:
+        assert await ensure_demo_customers(center.customers) == 20
+        assert await ensure_demo_customers(center.customers) == 0  # a second start leaves them
+        found = await center.customers.find_by_phone("5551001")
+        assert found is not None and found.reference == "10001" and found.vip
+        summary = await center.customers.customer_summary(found.id)
+        assert [t.title for t in summary.open_tickets] == ["Line drops in the evening"]
+    finally:
+        await center.engine.dispose()
