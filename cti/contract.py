@@ -73,10 +73,21 @@ IVR_VAR_PRIORITY = "CC_PRIORITY"              # waiting priority from the IVR (V
 IVR_VAR_CUSTOMER = "CC_CUSTOMER"              # reference of the customer the IVR identified (screen pop, no lookup)
 IVR_VAR_LANGUAGE = "CC_LANGUAGE"              # language the caller chose (also set as CHANNEL(language))
 IVR_VAR_IVR_PATH = "CC_IVR_PATH"              # the IVR nodes the caller went through, comma separated (the last 40)
-IVR_VAR_IVR_OUTCOME = "CC_IVR_OUTCOME"        # queue / transfer / voicemail / callback / hangup / completed /
+VAR_IVR_OUTCOME = "CC_IVR_OUTCOME"            # queue / transfer / voicemail / callback / hangup / completed /
                                               # caller-hangup; unset: no IVR, or it failed (default queue applies)
 IVR_VAR_PREFERRED_AGENT = "CC_PREFERRED_AGENT"  # agent endpoint the IVR chose for the queued caller (fault line)
-IVR_VAR_TRANSFER = "CC_TRANSFER"              # outcome transfer: the number the dialplan should dial
-IVR_VAR_TRANSFER_AGENT = "CC_TRANSFER_AGENT"  # outcome transfer: the agent endpoint the dialplan should ring
+VAR_TRANSFER = "CC_TRANSFER"                  # outcome transfer: the number the dialplan should dial
+VAR_TRANSFER_AGENT = "CC_TRANSFER_AGENT"      # outcome transfer: the agent endpoint the dialplan should ring
 IVR_VAR_VOICEMAIL = "CC_VOICEMAIL"            # outcome voicemail: the mailbox (box@context) for VoiceMail()
 IVR_VAR_CALLBACK = "CC_CALLBACK"              # outcome callback: the number the caller left
+
+# ---- leaving without an agent (cc-exit): the IVR's outcome, or the ACD's decision ---------------------------
+# The IVR's outcomes transfer / voicemail / callback go there from cc-inbound; the ACD sends a caller there with
+# a Redirect to cc-exit,<extension>,1 when its queue is closed, full, without agents or waited too long.
+EXIT_CONTEXT = "cc-exit"
+EXIT_MESSAGE = "message"      # play CC_EXIT_PROMPT (the queue's message), then hang up
+EXIT_VOICEMAIL = "voicemail"  # the caller leaves a message: a recording in CC_RECORDINGS (voicemail-<call id>.wav)
+EXIT_CALLBACK = "callback"    # the caller is told it will be called back (the ACD keeps its place), then hang up
+EXIT_TRANSFER = "transfer"    # the IVR's transfer: CC_TRANSFER_AGENT rings that agent, else CC_TRANSFER over the trunk
+VAR_EXIT_PROMPT = "CC_EXIT_PROMPT"  # the prompt EXIT_MESSAGE plays; set by the ACD (Setvar) before the Redirect
+STATE_EXIT = "exit"           # CC_STATE of a caller in EXIT_CONTEXT

@@ -221,9 +221,15 @@ def test_contract_contexts_have_the_lab_steps(dialplan: Dialplan, context: str, 
 
 def test_inbound_runs_the_lab_steps_with_the_ivr_for_every_dnis(dialplan: Dialplan) -> None:
     """The lab ran the IVR only for DNIS 801...; the product asks the IVR for every call (it picks the flow
-    by DNIS). Everything else is the lab's, step for step."""
+    by DNIS) and then sends the IVR's transfer / voicemail / callback outcomes to cc-exit. Everything else
+    is the lab's, step for step."""
     lab = [s for s in _steps(read_dialplan(LAB), contract.INBOUND_CONTEXT, "8015550100") if s[1] != "GotoIf"]
     ours = _steps(dialplan, contract.INBOUND_CONTEXT, "8015550100")
+    outcomes = [s for s in ours if s[1] == "GotoIf"]
+    assert [data.rsplit("?", 1)[1] for _, _, data, _ in outcomes] == [
+        f"{contract.EXIT_CONTEXT},{e},1" for e in (contract.EXIT_TRANSFER, contract.EXIT_VOICEMAIL,
+                                                    contract.EXIT_CALLBACK)]
+    ours = [s for s in ours if s[1] != "GotoIf"]
     assert [(app, data, label) for _, app, data, label in ours] == [(app, data, label) for _, app, data, label in lab]
     assert _steps(dialplan, contract.INBOUND_CONTEXT, "+18005550100") == [(1, "Goto", "${EXTEN:1},1", None)]
 

@@ -27,12 +27,14 @@ APP_MODULES = {
     "Verbose": "app_verbose.so", "Dial": "app_dial.so", "Playback": "app_playback.so",
     "UserEvent": "app_userevent.so", "MusicOnHold": "res_musiconhold.so", "AGI": "res_agi.so",
     "MixMonitor": "app_mixmonitor.so", "ChanSpy": "app_chanspy.so", "Gosub": "app_stack.so",
-    "Return": "app_stack.so",
+    "Return": "app_stack.so", "Record": "app_record.so",
 }
 FUNCTION_MODULES = {"CALLERID": "func_callerid.so", "CHANNEL": "func_channel.so", "IF": "func_logic.so",
                     "LEN": "func_strings.so"}
-# Channel variables the dialplan reads that something outside it sets (Originate Variable:).
-SET_OUTSIDE = frozenset({contract.VAR_CALL})
+# Channel variables the dialplan reads that something outside it sets (Originate Variable:, the ACD's Setvar,
+# the IVR's SET VARIABLE).
+SET_OUTSIDE = frozenset({contract.VAR_CALL, contract.VAR_EXIT_PROMPT, contract.VAR_IVR_OUTCOME, contract.VAR_TRANSFER,
+                         contract.VAR_TRANSFER_AGENT})
 AMI_READ = frozenset({"call", "dialplan", "agi", "dtmf", "user", "system"})
 AMI_WRITE = frozenset({"call", "originate", "reporting"})
 WEBRTC = {"webrtc": "yes", "media_encryption": "dtls", "ice_support": "yes", "use_avpf": "yes", "rtcp_mux": "yes"}
@@ -183,6 +185,9 @@ def _contract_shape(dialplan: Dialplan) -> list[str]:
         extension = dialplan.find(contract.SUPERVISOR_CONTEXT, prefix + sample_agent)
         if extension is None or not any(s.app == "ChanSpy" for s in extension.steps.values()):
             problems.append(f"{dialplan.path}: [{contract.SUPERVISOR_CONTEXT}] has no ChanSpy for {prefix}<agent>")
+    for exit_extension in (contract.EXIT_MESSAGE, contract.EXIT_VOICEMAIL, contract.EXIT_CALLBACK,
+                           contract.EXIT_TRANSFER):
+        expect(contract.EXIT_CONTEXT, exit_extension, [(1, "Set", f"{contract.VAR_STATE}={contract.STATE_EXIT}")])
     for context in (contract.OUTBOUND_CONTEXT, contract.AGENT_PHONE_CONTEXT, contract.SUPERVISOR_PHONE_CONTEXT):
         extension = dialplan.find(context, "5551234567")
         dials = [s.data for s in extension.steps.values() if s.app == "Dial"] if extension else []

@@ -67,6 +67,7 @@ class QueueModel(_Strict):
     hours: HoursModel | None = None
     last_agent_days: float = Field(7.0, gt=0)
     callback: CallbackModel = CallbackModel()
+    exit_prompt: str = Field("", pattern=r"^[A-Za-z0-9_/-]*$")  # what exit_action message plays (a sound name)
 
 
 class AgentModel(_Strict):
@@ -101,6 +102,7 @@ class AcdConfig:
         self.default_queue = default_queue
         self.names = names
         self.queue_names = frozenset(q.name for q in settings.queues)
+        self.exit_prompts: dict[str, str] = {}
 
 
 def _hours(model: HoursModel) -> OpeningHours:
@@ -161,7 +163,9 @@ def build(file: AcdFile, path: Path) -> AcdConfig:
         raise SettingsError("\n".join(problems))
     auto = [endpoint for endpoint, agent in file.agents.items() if agent.login == "auto"]
     names = {endpoint: agent.name or endpoint for endpoint, agent in file.agents.items()}
-    return AcdConfig(settings, agents, auto, default, names)
+    config = AcdConfig(settings, agents, auto, default, names)
+    config.exit_prompts = {name: model.exit_prompt for name, model in file.queues.items() if model.exit_prompt}
+    return config
 
 
 def load_acd_config(path: Path) -> AcdConfig:

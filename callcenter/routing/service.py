@@ -277,13 +277,20 @@ class RoutingService:
                                 "Context": contract.WAIT_CONTEXT, "Exten": "s", "Priority": "1"})
 
     async def _exit(self, exit_: CallExited) -> None:
+        """The caller leaves without an agent: to cc-exit,<action>,1 (message, voicemail, callback); the
+        message is the queue's `exit_prompt` (closed hours, queue full, ...)."""
         caller = self._callers.get(exit_.call_id)
         if caller is None:
             return
         log.info("call %s leaves queue %s (%s): %s", exit_.call_id, exit_.queue, exit_.reason.value,
                  exit_.action.value)
+        prompt = self.config.exit_prompts.get(exit_.queue, "")
         async with caller.turn:
-            await self._action({"Action": "Hangup", "Channel": caller.channel, "Cause": "16"})
+            if prompt:
+                await self._action({"Action": "Setvar", "Channel": caller.channel,
+                                    "Variable": contract.VAR_EXIT_PROMPT, "Value": prompt})
+            await self._action({"Action": "Redirect", "Channel": caller.channel, "Context": contract.EXIT_CONTEXT,
+                                "Exten": exit_.action.value, "Priority": "1"})
 
     async def _action(self, action: Mapping[str, str]) -> Mapping[str, Any] | None:
         try:

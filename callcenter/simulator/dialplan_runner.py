@@ -90,6 +90,27 @@ class Spying(Running):
         self.spyee: Channel | None = None
 
 
+class Recording(Running):
+    """Record() on a channel: the caller's voice into a file until the maximum or the hangup."""
+
+    def __init__(self, channel: Channel, runner: DialplanRunner, file: str, started_at: float) -> None:
+        super().__init__(channel, "record")
+        self.runner = runner
+        self.file = file
+        self.started_at = started_at
+
+    def finish(self, status: str) -> None:
+        self.cancel()
+        pbx = self.runner.pbx
+        pbx.recorder.save(self.file, pbx.clock.now() - self.started_at)
+        if not self.channel.gone:
+            pbx.var_set(self.channel, "RECORDED_FILE", self.file.rsplit(".", 1)[0])
+            pbx.var_set(self.channel, "RECORD_STATUS", status)
+
+    def stop_for_hangup(self) -> None:
+        self.finish("HANGUP")  # option k keeps what was recorded
+
+
 class AgiRunning(Running):
     """AGI() on a channel: the conversation with the FastAGI server; the channel waits for it to end."""
 
@@ -143,6 +164,7 @@ class DialplanRunner:
             "StopMixMonitor": self._stop_mix_monitor,
             "Return": self._return,
             "ChanSpy": self._chan_spy,
+            "Record": self._record,
         }
 
     # ---- stepping ------------------------------------------------------------------------------------
@@ -351,6 +373,21 @@ class DialplanRunner:
     def _spy_over(self, spyer: Channel, running: Spying) -> None:
         if spyer.running is running and not spyer.gone:
             self._continue(spyer)
+
+    def _record(self, channel: Channel, data: str) -> bool:
+        """Record(file,silence,maxduration,options): no trace shows it; its variables are Asterisk's
+        documented ones (RECORDED_FILE, RECORD_STATUS)."""
+        file, *rest = split_args(data)
+        most = _seconds(rest[1]) if len(rest) > 1 and rest[1].strip() else 0.0
+        running = Recording(channel, self, file.strip(), self.pbx.clock.now())
+        channel.running = running
+        if most > 0:
+            def timed_out() -> None:
+                running.finish("TIMEOUT")
+                self._continue(channel)
+
+            running.timers.append(self.pbx.clock.call_later(most, timed_out))
+        return False
 
     def _return(self, channel: Channel, data: str) -> bool:
         # only met inside run_subroutine, which stops at it; a Return outside a Gosub ends the channel

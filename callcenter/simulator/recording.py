@@ -119,5 +119,17 @@ class Recorder:
             self.submit(work)
         return True
 
+    def save(self, file: str, seconds: float) -> None:
+        """A file recorded by other means than MixMonitor (Record(): a voicemail)."""
+        if self.folder is None:
+            return
+        target = self.folder / PurePosixPath(file).name
+
+        def work() -> None:
+            write_wav(target, seconds)
+            self.written.append(target)
+
+        self.submit(work)
+
     def recording(self, channel: Channel) -> bool:
         return channel.uniqueid in self._running
