@@ -7,6 +7,7 @@ import asyncio
 import random
 import wave
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ def _acd(exit_action: str) -> AcdFile:
 
 @pytest.fixture
 def make_rig(tmp_path: Path) -> Callable[[str], Any]:
+    @asynccontextmanager
     async def build_rig(exit_action: str) -> AsyncIterator[Rig]:
         # the IVR is not running here: AGI fails, the caller waits in the default queue (support)
         settings = Settings.model_validate({"asterisk": {"fastagi_port": 1}})
@@ -98,7 +100,7 @@ def make_rig(tmp_path: Path) -> Callable[[str], Any]:
 
 
 async def test_max_wait_with_a_message_plays_the_queues_prompt_and_hangs_up(make_rig: Callable[[str], Any]) -> None:
-    async for rig in make_rig("message"):
+    async with make_rig("message") as rig:
         rig.people.call(CallerBehaviour("8005550100", 0, Span(600, 600), Span(60, 60)))
         await _until(lambda: bool(rig.ended))
         [exited] = [e for e in rig.acd_events if isinstance(e, CallExited)]
@@ -111,7 +113,7 @@ async def test_max_wait_with_a_message_plays_the_queues_prompt_and_hangs_up(make
 
 
 async def test_max_wait_with_voicemail_records_the_caller(make_rig: Callable[[str], Any], tmp_path: Path) -> None:
-    async for rig in make_rig("voicemail"):
+    async with make_rig("voicemail") as rig:
         caller = rig.people.call(CallerBehaviour("8005550100", 0, Span(600, 600), Span(60, 60)))
         await _until(lambda: any(e.get("Application") == "Record" for e in rig.ami_events))
         rig.pbx.clock.call_later(4, lambda: rig.pbx.remote_hangup(caller))  # speaks 4 s, then hangs up
