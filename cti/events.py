@@ -55,6 +55,9 @@ class CallQueued:
     queue: str | None
     source: QueueSource
     position: int | None = None
+    priority: int = 0            # what the IVR left on the caller (CC_PRIORITY, CC_SKILLS, CC_CUSTOMER)
+    skills: str | None = None    # "skill:level,..."
+    customer: str | None = None  # the customer's reference
 
 
 @dataclass(frozen=True, slots=True)

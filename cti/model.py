@@ -113,6 +113,9 @@ class Call:
     caller_name: str | None = None
     dnis: str | None = None
     queue: str | None = None
+    priority: int = 0                  # from the IVR (CC_PRIORITY): VIPs higher
+    skills: str | None = None          # from the IVR (CC_SKILLS): "support:1,billing:40"
+    customer: str | None = None        # from the IVR (CC_CUSTOMER): the identified customer's reference
     waiting: bool = False              # in a queue or the waiting context right now
     in_queue: bool = False             # queued and not connected since
     queue_source_contract: bool = False  # waiting in our waiting context (not in app_queue)

@@ -52,8 +52,11 @@ AmiEvent = Mapping[str, str | list[str]]
 Handler = Callable[[AmiEvent, float], None]
 
 TRACKED_VARIABLES = frozenset(
-    {contract.VAR_CALL, contract.VAR_QUEUE, contract.VAR_DNIS, contract.VAR_MIXMONITOR_FILENAME}
+    {contract.VAR_CALL, contract.VAR_QUEUE, contract.VAR_DNIS, contract.VAR_MIXMONITOR_FILENAME,
+     contract.IVR_VAR_PRIORITY, contract.IVR_VAR_SKILLS, contract.IVR_VAR_CUSTOMER}
 )
+# What the IVR leaves on the caller for the ACD (read from VarSet live, from Status after a resync).
+IVR_ROUTING_VARIABLES = frozenset({contract.IVR_VAR_PRIORITY, contract.IVR_VAR_SKILLS, contract.IVR_VAR_CUSTOMER})
 
 # Asterisk marks absent caller ids and unknown ids this way (QueueEntry says `unknown`).
 _UNKNOWN = frozenset({"", "<unknown>", "unknown"})
@@ -70,6 +73,16 @@ def _text(event: AmiEvent, key: str, prefix: str = "") -> str:
 
 def _known(value: str) -> str | None:
     return None if value in _UNKNOWN else value
+
+
+def _set_routing(call: Call, name: str, value: str) -> None:
+    """CC_PRIORITY (an integer; anything else counts as 0), CC_SKILLS and CC_CUSTOMER (empty: none)."""
+    if name == contract.IVR_VAR_PRIORITY:
+        call.priority = int(value) if value.strip().lstrip("-").isdigit() else 0
+    elif name == contract.IVR_VAR_SKILLS:
+        call.skills = value or None
+    elif name == contract.IVR_VAR_CUSTOMER:
+        call.customer = value or None
 
 
 def _block(event: AmiEvent, prefix: str = "") -> ChannelBlock:
@@ -217,6 +230,8 @@ class Tracker:
             queue = variables.get(contract.VAR_QUEUE)
             if queue:
                 call.queue = queue
+            for name in IVR_ROUTING_VARIABLES & variables.keys():
+                _set_routing(call, name, variables[name])
             if variables.get(contract.VAR_STATE) == contract.STATE_WAITING and not call.waiting:
                 self._queue_call(call, call.queue, QueueSource.CONTRACT, None, now)
 
@@ -384,6 +399,8 @@ class Tracker:
             call.dnis = value
         elif name == contract.VAR_MIXMONITOR_FILENAME:
             channel.mixmonitor_file = value or None
+        elif name in IVR_ROUTING_VARIABLES and channel.role is LegRole.CALLER:
+            _set_routing(call, name, value)
 
     def _on_hangup_request(self, event: AmiEvent, now: float) -> None:
         channel = self.channels.get(_text(event, "Uniqueid"))
@@ -718,7 +735,8 @@ class Tracker:
         call.in_queue = True
         call.queue_source_contract = source is QueueSource.CONTRACT
         self._out.append(CallQueued(at=now, call_id=call.call_id, queue=call.queue, source=source,
-                                    position=position))
+                                    position=position, priority=call.priority, skills=call.skills,
+                                    customer=call.customer))
 
     def _on_user_event(self, event: AmiEvent, now: float) -> None:
         if _text(event, "UserEvent") != contract.USEREVENT_WAITING:

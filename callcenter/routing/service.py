@@ -27,7 +27,7 @@ from acd.events import (
     InputIgnored,
     OfferWithdrawn,
 )
-from acd.model import AgentConfig, AgentState, Call, RestoredAgent, RestoredCall
+from acd.model import AgentConfig, AgentState, Call, RestoredAgent, RestoredCall, SkillRequirement
 from acd.router import Router
 from acd.state import CallPhase
 from callcenter.routing.config import RING_BACKSTOP, AcdConfig
@@ -50,6 +50,22 @@ from cti.records import LiveCall
 log = logging.getLogger(__name__)
 
 Send = Callable[[Mapping[str, str]], Awaitable[Mapping[str, Any]]]
+
+
+def parse_skills(text: str | None) -> tuple[SkillRequirement, ...] | None:
+    """The IVR's CC_SKILLS, `support:1,billing:40` (a skill without a level needs level 1); None if broken."""
+    if not text:
+        return ()
+    wanted = []
+    for part in text.split(","):
+        skill, _, level = part.strip().partition(":")
+        if not skill or (level and not level.isdigit()):
+            return None
+        try:
+            wanted.append(SkillRequirement(skill, int(level) if level else 1))
+        except ValueError:
+            return None
+    return tuple(wanted)
 
 
 @dataclass
@@ -138,7 +154,7 @@ class RoutingService:
             # resync's own events describe calls that restore() brings back with their original times
             return []
         if isinstance(event, CallQueued):
-            return self._apply(self._arrived(event.call_id, event.queue, now))
+            return self._apply(self._arrived(event, now))
         if isinstance(event, OfferUnanswered):
             # only the ring the router is waiting on: a ring it already took back (an agent who logged
             # out) or timed out may end after the caller was offered to someone else
@@ -167,7 +183,8 @@ class RoutingService:
             return self._apply(ended)
         return []
 
-    def _arrived(self, call_id: str, queue: str | None, now: float) -> list[AcdEvent]:
+    def _arrived(self, queued: CallQueued, now: float) -> list[AcdEvent]:
+        call_id, queue = queued.call_id, queued.queue
         caller = self._callers.get(call_id)
         if caller is None:
             return [InputIgnored(now, "call_arrived", call_id, "queued before it was seen starting")]
@@ -180,7 +197,17 @@ class RoutingService:
                         self.config.default_queue)
             name = self.config.default_queue
         caller.queue = name
-        return self.router.call_arrived(Call(call_id, name, number=caller.number), now)
+        skills = parse_skills(queued.skills)
+        if skills is None:
+            log.warning("call %s: CC_SKILLS %r is not skill:level,...; routed on the queue's skills", call_id,
+                        queued.skills)
+        try:
+            call = Call(call_id, name, priority=queued.priority, skills=skills or (),
+                        customer_id=queued.customer, number=caller.number)
+        except ValueError as exc:  # the IVR's values broke the core's rules: route on the queue alone
+            log.warning("call %s: %s; routed on the queue alone", call_id, exc)
+            call = Call(call_id, name, number=caller.number)
+        return self.router.call_arrived(call, now)
 
     def _offered_to(self, call_id: str, agent: str) -> bool:
         view = self.router.call(call_id)
@@ -244,6 +271,11 @@ class RoutingService:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(action)
         self._pending.add(task)
         task.add_done_callback(self._done)
+
+    async def drain(self) -> None:
+        """Until every decision taken so far has been carried out (its AMI actions answered)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._pending.discard(task)

@@ -1,0 +1,78 @@
+"""What the routing service hands the router: the IVR's priority, skills and customer on each caller,
+checked without a PBX (the tracker's events in, the router's view out)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from acd.events import CallOffered
+from acd.model import SkillRequirement
+from callcenter.routing.config import AcdFile, build
+from callcenter.routing.service import RoutingService, parse_skills
+from cti.events import CallQueued, CallStarted, QueueSource
+from cti.records import Direction
+
+ACD = AcdFile.model_validate({
+    "queues": {"support": {"skills": {"support": 1}}},
+    "agents": {"agent1001": {"skills": {"support": 50}, "queues": ["support"], "login": "auto"},
+               "agent1002": {"skills": {"support": 50, "french": 80}, "queues": ["support"]}},
+})
+
+
+def _service() -> tuple[RoutingService, list[Mapping[str, str]]]:
+    sent: list[Mapping[str, str]] = []
+
+    async def send(action: Mapping[str, str]) -> Mapping[str, Any]:
+        sent.append(action)
+        return {"Response": "Success"}
+
+    service = RoutingService(build(ACD, Path("acd.yaml")), send, lambda: 1000.0)
+    service.restore([], 1000.0)
+    service.pause("agent1001", "break")  # nobody free: callers wait and their order shows
+    return service, sent
+
+
+def _call(service: RoutingService, call_id: str, *, priority: int = 0, skills: str | None = None,
+          customer: str | None = None) -> None:
+    service.handle(CallStarted(1000.0, call_id, Direction.INBOUND, "5551001", None, "8005550100",
+                               f"PJSIP/cc-trunk-{call_id}"))
+    service.handle(CallQueued(1000.0, call_id, "support", QueueSource.CONTRACT, priority=priority, skills=skills,
+                              customer=customer))
+
+
+async def test_the_ivrs_priority_skills_and_customer_reach_the_router() -> None:
+    service, _ = _service()
+    _call(service, "c1")
+    _call(service, "vip", priority=10, skills="support:1,french:60", customer="10001")
+    view = service.router.call("vip")
+    assert view is not None and view.priority == 10
+    assert service.router.waiting_calls("support") == ["vip", "c1"]  # the VIP first, though it came later
+
+
+async def test_broken_ivr_values_route_on_the_queue_alone() -> None:
+    service, _ = _service()
+    _call(service, "odd", skills="support:lots")
+    view = service.router.call("odd")
+    assert view is not None and view.queue == "support"
+
+
+def test_parse_skills() -> None:
+    assert parse_skills(None) == () and parse_skills("") == ()
+    assert parse_skills("support:1, french:60") == (SkillRequirement("support", 1), SkillRequirement("french", 60))
+    assert parse_skills("sales") == (SkillRequirement("sales", 1),)
+    assert parse_skills("sales:high") is None and parse_skills("sales:500") is None and parse_skills(":3") is None
+
+
+async def test_a_caller_needing_french_waits_for_the_french_speaking_agent() -> None:
+    service, sent = _service()
+    _call(service, "fr", skills="french:60")
+    service.resume("agent1001")  # no French: the caller keeps waiting
+    assert service.router.waiting_calls("support") == ["fr"]
+    out = service.log_in("agent1002")
+    assert [e.agent_id for e in out if isinstance(e, CallOffered)] == ["agent1002"]
+    await asyncio.wait_for(service.drain(), 5)  # the offer goes out: Setvar, then the Redirect
+    assert [a["Action"] for a in sent] == ["Setvar", "Redirect"]
+    assert (sent[1]["Channel"], sent[1]["Exten"]) == ("PJSIP/cc-trunk-fr", "agent1002")
