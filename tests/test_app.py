@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from fake_ami import FakeAmi
 from trace_support import TRACES
+from waiting import until as _until
 
 from callcenter.app import CallCenter
 from callcenter.auth.service import Role
@@ -28,14 +28,6 @@ def _free_port() -> int:
         port: int = sock.getsockname()[1]
         return port
 
-
-async def _until(condition: Callable[[], bool], within: float = 10.0) -> None:
-    """Poll a condition, bounded."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_server_end_to_end(tmp_path: Path) -> None:

@@ -8,12 +8,13 @@ A dropped connection in the middle must not count either call twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
 from fake_ami import FakeAmi
 from trace_support import TRACES
+from waiting import until as _until
 
 from callcenter.bus import EventBus
 from cti.connection import AmiConnection
@@ -32,15 +33,6 @@ def _after_second_login() -> list[TracePacket]:
     cut = next(i for i, p in enumerate(events) if p.get("SessionID") == SECOND_LOGIN_SESSION)
     return events[cut + 1:]
 
-
-async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
-    """Poll a condition, bounded: no sleeping in the hope that something has happened."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 @dataclass

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from waiting import until as _until
 
 from callcenter.app import CallCenter
 from callcenter.db.cdr import calls_between
@@ -23,14 +23,6 @@ from callcenter.settings import Settings
 
 SPEED = 60.0
 
-
-async def _until(condition: Callable[[], bool], within: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def _free_port() -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import until as _until
 
 from acd.events import AcdEvent, CallExited
 from callcenter.asterisk.render import load_dialplan
@@ -32,14 +33,6 @@ from cti.tracker import Tracker
 SPEED = 20.0
 SHIPPED = Path("config/asterisk/extensions.conf")
 
-
-async def _until(condition: Callable[[], bool], within: float = 8.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 @dataclass

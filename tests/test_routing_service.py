@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sim_harness import LAB
+from waiting import until as _until
 
 from acd.events import AcdEvent, AgentStateChanged, CallAnswered, RingNoAnswer
 from acd.events import CallAbandoned as AcdCallAbandoned
@@ -42,14 +43,6 @@ ACD = AcdFile.model_validate({
     },
 })
 
-
-async def _until(condition: Callable[[], bool], within: float = 8.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 @dataclass

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
 from sim_harness import LAB
+from waiting import until as _until
 
 from callcenter.asterisk.dialplan import read_dialplan
 from callcenter.simulator.ami_server import AmiServer
@@ -29,14 +30,6 @@ from cti.tracker import Tracker
 
 SPEED = 20.0  # PBX seconds per real second
 
-
-async def _until(condition: Callable[[], bool], within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 @dataclass

@@ -91,14 +91,42 @@ class PeopleStats:
     by_dnis: dict[str, int] = field(default_factory=dict)
 
 
-class BotPhone:
+class _AnsweringPhone:
+    """A phone that answers after a delay and hangs up after a talk time, unless the other side ends first."""
+
+    def __init__(self, people: People, talk: Span) -> None:
+        self.people = people
+        self.talk = talk
+        self._timers: dict[str, Timer] = {}
+
+    def _answer_later(self, pbx: Pbx, channel: Channel, delay: float) -> None:
+        self._timers[channel.uniqueid] = pbx.clock.call_later(delay, lambda: self._answer(pbx, channel))
+
+    def stopped_ringing(self, pbx: Pbx, channel: Channel) -> None:
+        timer = self._timers.pop(channel.uniqueid, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _answer(self, pbx: Pbx, channel: Channel) -> None:
+        self._timers.pop(channel.uniqueid, None)
+        if channel.gone:
+            return
+        self.answered()
+        pbx.answer(channel)
+        pbx.clock.call_later(self.talk.draw(self.people.rng),
+                             lambda: pbx.remote_hangup(channel) if not channel.gone else None)
+
+    def answered(self) -> None:
+        """Count it (the subclass knows in which figure)."""
+
+
+class BotPhone(_AnsweringPhone):
     """An agent's phone with a bot behind it (and the bot's breaks, through the agent page)."""
 
     def __init__(self, people: People, behaviour: AgentBehaviour, agent_id: str = "") -> None:
-        self.people = people
+        super().__init__(people, behaviour.talk)
         self.behaviour = behaviour
         self.agent_id = agent_id
-        self._timers: dict[str, Timer] = {}
 
     def plan_break(self) -> None:
         every = self.behaviour.break_every
@@ -125,34 +153,21 @@ class BotPhone:
         if self.people.rng.random() < self.behaviour.miss_rate:
             self.people.stats.missed += 1
             return
-        delay = self.behaviour.answer_after.draw(self.people.rng)
-        self._timers[channel.uniqueid] = pbx.clock.call_later(delay, lambda: self._answer(pbx, channel))
+        self._answer_later(pbx, channel, self.behaviour.answer_after.draw(self.people.rng))
 
-    def stopped_ringing(self, pbx: Pbx, channel: Channel) -> None:
-        timer = self._timers.pop(channel.uniqueid, None)
-        if timer is not None:
-            timer.cancel()
-
-    def _answer(self, pbx: Pbx, channel: Channel) -> None:
-        self._timers.pop(channel.uniqueid, None)
-        if channel.gone:
-            return
+    def answered(self) -> None:
         self.people.stats.answers += 1
-        pbx.answer(channel)
-        talk = self.behaviour.talk.draw(self.people.rng)
-        pbx.clock.call_later(talk, lambda: pbx.remote_hangup(channel) if not channel.gone else None)
 
 
-class TrunkCustomers:
+class TrunkCustomers(_AnsweringPhone):
     """The far side of the trunk for calls the center makes: each dialled number answers, is busy, does
     not answer or does not exist, as `CustomerBehaviour` says."""
 
     BUSY, UNALLOCATED = 17, 1  # Q.850 causes of the trunk's answer
 
     def __init__(self, people: People, behaviour: CustomerBehaviour) -> None:
-        self.people = people
+        super().__init__(people, behaviour.talk)
         self.behaviour = behaviour
-        self._timers: dict[str, Timer] = {}
 
     def ringing(self, pbx: Pbx, channel: Channel) -> None:
         number = channel.dnid
@@ -164,22 +179,10 @@ class TrunkCustomers:
             self._timers[channel.uniqueid] = pbx.clock.call_later(
                 0.5, lambda: pbx.remote_hangup(channel, cause) if not channel.gone else None)
             return
-        delay = self.behaviour.answer_after.draw(self.people.rng)
-        self._timers[channel.uniqueid] = pbx.clock.call_later(delay, lambda: self._answer(pbx, channel))
+        self._answer_later(pbx, channel, self.behaviour.answer_after.draw(self.people.rng))
 
-    def stopped_ringing(self, pbx: Pbx, channel: Channel) -> None:
-        timer = self._timers.pop(channel.uniqueid, None)
-        if timer is not None:
-            timer.cancel()
-
-    def _answer(self, pbx: Pbx, channel: Channel) -> None:
-        self._timers.pop(channel.uniqueid, None)
-        if channel.gone:
-            return
+    def answered(self) -> None:
         self.people.stats.outbound_answered += 1
-        pbx.answer(channel)
-        talk = self.behaviour.talk.draw(self.people.rng)
-        pbx.clock.call_later(talk, lambda: pbx.remote_hangup(channel) if not channel.gone else None)
 
 
 class ManualPhone:
