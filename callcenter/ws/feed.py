@@ -51,8 +51,10 @@ class AgentView:
     pending: str | None = None  # "pause:<reason>" or "logout": asked for while busy
     wrap_up_call: str | None = None  # the call whose after-call work is open
     day: str = ""
-    calls_today: int = 0
-    handle_seconds: float = 0.0  # talk + hold + wrap-up of today's calls
+    calls_today: int = 0         # answered today
+    handled_today: int = 0       # finished today (talk and wrap-up over)
+    handle_seconds: float = 0.0  # talk + hold + wrap-up of the finished ones
+    open_seconds: float = 0.0    # talk + hold of the call whose wrap-up runs
 
 
 def _round(value: float | None) -> float | None:
@@ -91,7 +93,7 @@ class DesktopFeed:
             if change.change is Change.DISCONNECTED and change.call.connected_at is not None:
                 # talk and hold time; the wrap-up that follows is added when it ends
                 view = self._agent(change.agents[0])
-                self._add_handle_time(view, getattr(event, "at", 0.0) - change.call.connected_at, self.clock())
+                view.open_seconds += max(getattr(event, "at", 0.0) - change.call.connected_at, 0.0)
             if change.change is Change.ENDED:
                 task = self._lookups.pop(change.call.call_id, None)
                 if task is not None and not task.done():
@@ -150,7 +152,9 @@ class DesktopFeed:
         if isinstance(event, AgentStateChanged):
             view = self._agent(event.agent_id)
             if event.previous is AgentState.WRAP_UP:
-                self._add_handle_time(view, event.at - event.previous_since, event.at)
+                self._call_handled(view, event.at - event.previous_since, event.at)
+            elif event.previous is AgentState.ON_CALL and event.state is not AgentState.WRAP_UP:
+                self._call_handled(view, 0.0, event.at)
             view.state, view.since, view.reason, view.until = event.state, event.at, event.reason, event.until
             view.call_id = event.call_id
             view.pending = None if event.state in (AgentState.NOT_READY, AgentState.LOGGED_OUT) else view.pending
@@ -190,24 +194,28 @@ class DesktopFeed:
     def _today(self, view: AgentView, at: float) -> None:
         day = datetime.fromtimestamp(at, UTC).date().isoformat()
         if view.day != day:
-            view.day, view.calls_today, view.handle_seconds = day, 0, 0.0
+            view.day, view.calls_today, view.handled_today, view.handle_seconds = day, 0, 0, 0.0
 
     def _count_call(self, change: CallChange) -> None:
         assert change.call.agent is not None
         view = self._agent(change.call.agent)
         self._today(view, self.clock())
         view.calls_today += 1
+        self._publish_figures(change.call.agent, view)
 
-    def _add_handle_time(self, view: AgentView, seconds: float, at: float) -> None:
+    def _call_handled(self, view: AgentView, wrap_up: float, at: float) -> None:
         self._today(view, at)
-        view.handle_seconds += max(seconds, 0.0)
+        view.handle_seconds += view.open_seconds + max(wrap_up, 0.0)
+        view.handled_today += 1
+        view.open_seconds = 0.0
 
     def figures_json(self, agent_id: str) -> dict[str, Any]:
         view = self._agent(agent_id)
         self._today(view, self.clock())
-        aht = view.handle_seconds / view.calls_today if view.calls_today else None
+        aht = view.handle_seconds / view.handled_today if view.handled_today else None
         return {"agent_id": agent_id, "day": view.day, "calls_today": view.calls_today,
-                "handle_seconds": round(view.handle_seconds, 1), "average_handle_seconds": _round(aht)}
+                "handled_today": view.handled_today, "handle_seconds": round(view.handle_seconds, 1),
+                "average_handle_seconds": _round(aht)}
 
     def _publish_figures(self, agent_id: str, view: AgentView) -> None:
         self.hub.publish("figures", self.figures_json(agent_id), (agent_id,))
