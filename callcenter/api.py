@@ -19,6 +19,7 @@ from callcenter.auth.service import Role, SignedIn
 from callcenter.customers.http import customer_routes
 from callcenter.errors import ServiceError
 from callcenter.routing.http import routing_routes
+from callcenter.web.pages import static_files
 
 if TYPE_CHECKING:
     from callcenter.app import CallCenter
@@ -37,6 +38,9 @@ def create_app(center: "CallCenter") -> FastAPI:
     app.include_router(user_routes(center.auth, guard))
     app.include_router(customer_routes(center.customers, guard))
     app.include_router(routing_routes(center.routing, guard, center.sessions))
+    for router in center.desktop.routers(guard):
+        app.include_router(router)
+    app.mount("/static", static_files(center.settings.desktop.sip_wss_url), name="static")
 
     @app.get("/login", include_in_schema=False)
     async def login_page() -> HTMLResponse:

@@ -28,6 +28,7 @@ from callcenter.bus import EventBus
 from callcenter.customers.service import CustomerService
 from callcenter.db.cdr import calls_between
 from callcenter.db.engine import create_sessionmaker
+from callcenter.desktop.wiring import Desktop
 from callcenter.ivr.wiring import build_ivr
 from callcenter.migrations import migrate
 from callcenter.recorders import CdrWriter, QueueLogWriter
@@ -100,6 +101,9 @@ class CallCenter:
         self.ivr = build_ivr(settings, self.sessions, self.customers, self.routing)  # FastAGI: flows by DNIS
         self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
         self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
+        # the agent desktop: screen pops and live views over /ws, call control, after-call work
+        self.desktop = Desktop(settings.desktop, self.bus, self.acd_bus, self.routing, self.customers,
+                               self.connection.send, self.now, self.simulator)
         self._server: uvicorn.Server | None = None
         self._stop_requested = False
 
@@ -147,9 +151,11 @@ class CallCenter:
                 ami_task = group.create_task(self.connection.run(), name="ami")
                 routing_task = group.create_task(self.routing.run(), name="acd-timers")
                 ivr_task = group.create_task(self.ivr.run(), name="ivr") if self.ivr is not None else None
+                desktop_task = group.create_task(self.desktop.run(), name="desktop")
                 await server.serve()  # returns on SIGINT / SIGTERM (uvicorn handles the signals)
                 await self.connection.close()
                 routing_task.cancel()
+                desktop_task.cancel()
                 if ivr_task is not None:
                     ivr_task.cancel()
                 await asyncio.wait_for(self.bus.drain(), 30)

@@ -229,6 +229,36 @@ class AuthSettings(_Section):
         return self
 
 
+class DesktopSettings(_Section):
+    """The agent desktop: after-call dispositions, the websocket hub's limits, the WebRTC softphone."""
+
+    dispositions: list[str] = ["solved", "callback", "sale", "complaint", "information", "wrong-number"]
+    replay_frames: int = Field(500, ge=10, le=100_000)  # messages kept per audience for catch-up
+    send_queue: int = Field(1000, ge=10, le=100_000)    # frames waiting for one client: more and it is dropped
+    heartbeat_seconds: float = Field(15.0, gt=0, le=300)  # a frame at least this often; session re-checked
+    sip_wss_url: str = ""      # the softphone's Asterisk WSS (wss://pbx.example:8089/ws); "" for none
+    sip_domain: str = ""       # SIP domain of the agents' endpoints; "" for the WSS host
+
+    @field_validator("dispositions")
+    @classmethod
+    def _dispositions(cls, values: list[str]) -> list[str]:
+        if not values:
+            raise ValueError("needs at least one disposition")
+        for value in values:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}", value):
+                raise ValueError(f"{value!r}: letters, digits, space, _ . or - (at most 64)")
+        if len(set(values)) != len(values):
+            raise ValueError("a disposition appears twice")
+        return values
+
+    @field_validator("sip_wss_url")
+    @classmethod
+    def _wss(cls, value: str) -> str:
+        if value and not re.fullmatch(r"wss://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/-]*)?", value):
+            raise ValueError("must be wss://host[:port][/path]")
+        return value
+
+
 class Settings(_Section):
     ami: AmiSettings = AmiSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -242,6 +272,7 @@ class Settings(_Section):
     auth: AuthSettings = AuthSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     ivr: IvrSettings = IvrSettings()
+    desktop: DesktopSettings = DesktopSettings()
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(

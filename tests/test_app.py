@@ -73,7 +73,7 @@ async def test_server_end_to_end(tmp_path: Path) -> None:
                 assert status["pbx"]["ready"] and status["tracker"]["resyncs"] == 1
                 assert status["pbx"]["connection"]["events_skipped"] > 0  # the server parses only what it reads
                 assert status["tracker"]["live_calls"] == 0
-                assert {s["name"]: s["dropped"] for s in status["bus"]} == {"cdr": 0, "queue_log": 0}
+                assert {s["name"]: s["dropped"] for s in status["bus"]} == {"cdr": 0, "queue_log": 0, "desktop": 0}
 
                 now = datetime.now(UTC)
                 hour = timedelta(hours=1)

@@ -3,6 +3,8 @@ an agent's view of calls, users administration, bad input."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -10,8 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 from auth_support import PASSWORD, START, SteppingClock, call_center, client, signed_in
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from callcenter.api import create_app
 from callcenter.app import CallCenter
@@ -23,11 +26,14 @@ AGENT, SUPERVISOR, ADMIN = Role.AGENT, Role.SUPERVISOR, Role.ADMIN
 EVERYONE = frozenset(Role)
 EDITORS = frozenset({SUPERVISOR, ADMIN})
 ADMINS = frozenset({ADMIN})
+AGENTS = frozenset({AGENT})
 
 # Routes anyone may call: the probes, signing in, the login page, the API description.
 OPEN = {
     ("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/login"), ("GET", "/login"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
+    # the desktop pages and their files are shells: every datum comes over the API and /ws
+    ("GET", "/agent"), ("GET", "/supervisor"), ("GET", "/static/{path}"),
 }
 # Every other route and the roles that may call it. A new route must be added here, or the walk fails.
 ROLES = {
@@ -69,6 +75,19 @@ ROLES = {
     ("GET", "/api/queues"): EDITORS,
     ("POST", "/api/auth/logout"): EVERYONE,
     ("POST", "/api/auth/logout-all"): EVERYONE,
+    ("GET", "/api/desktop/config"): EVERYONE,
+    ("POST", "/api/calls/{call_id}/hangup"): EVERYONE,  # an agent: only calls they are on (test_desktop_api)
+    ("POST", "/api/calls/{call_id}/hold"): EVERYONE,
+    ("POST", "/api/calls/{call_id}/resume"): EVERYONE,
+    ("POST", "/api/calls/{call_id}/transfer"): EVERYONE,
+    ("POST", "/api/calls/{call_id}/disposition"): EVERYONE,
+    ("POST", "/api/sim/phone/{endpoint}/answer"): AGENTS,  # and only their own endpoint
+    ("POST", "/api/sim/phone/{endpoint}/hangup"): AGENTS,
+    ("POST", "/api/sim/phone/{endpoint}/hold"): AGENTS,
+    ("POST", "/api/sim/phone/{endpoint}/resume"): AGENTS,
+    ("POST", "/api/sim/phone/{endpoint}/dtmf"): AGENTS,
+    # websocket routes: the handshake is checked (close 4401 without a session), see _websocket
+    ("WS", "/ws"): EVERYONE,
 }
 LOGIN_OF = {AGENT: "ada", SUPERVISOR: "sue", ADMIN: "root"}
 
@@ -95,7 +114,12 @@ def _walk(routes: Sequence[BaseRoute], prefix: str) -> set[tuple[str, str]]:
         if included is not None:
             found |= _walk(included.routes, prefix + route.include_context.prefix)  # type: ignore[attr-defined]
             continue
-        # a websocket route would be neither: this test must then learn how to check it
+        if isinstance(route, WebSocketRoute):
+            found.add(("WS", prefix + route.path))
+            continue
+        if isinstance(route, Mount):  # static files: GET of any path below
+            found.add(("GET", prefix + route.path + "/{path}"))
+            continue
         assert isinstance(route, APIRoute | Route), f"unchecked kind of route: {route!r}"
         found.update((method, prefix + route.path) for method in route.methods or () if method != "HEAD")
     return found
@@ -103,7 +127,34 @@ def _walk(routes: Sequence[BaseRoute], prefix: str) -> set[tuple[str, str]]:
 
 def _url(path: str) -> str:
     return (path.replace("{user_id}", "1").replace("{customer_id}", "1").replace("{ticket_id}", "1")
-            .replace("{agent_id}", "agent1001"))  # the agent ada's own endpoint
+            .replace("{agent_id}", "agent1001").replace("{endpoint}", "agent1001")  # the agent ada's own
+            .replace("{call_id}", "1"))
+
+
+async def _websocket(app: FastAPI, path: str, cookie: str | None) -> tuple[str, int | None]:
+    """Open a websocket on the ASGI app, send hello: ("snapshot", None) or ("closed", close code)."""
+    headers = [(b"host", b"testserver")] + ([(b"cookie", f"cc_session={cookie}".encode())] if cookie else [])
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": path, "raw_path": path.encode(),
+             "root_path": "", "query_string": b"", "headers": headers, "subprotocols": [],
+             "client": ("192.0.2.10", 50000), "server": ("testserver", 80)}
+    incoming: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+    incoming.put_nowait({"type": "websocket.connect"})
+    outcome: list[tuple[str, int | None]] = []
+
+    async def receive() -> dict[str, object]:
+        return await incoming.get()
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "websocket.accept":
+            incoming.put_nowait({"type": "websocket.receive", "text": json.dumps({"type": "hello"})})
+        elif message["type"] == "websocket.close":
+            outcome.append(("closed", int(message.get("code", 1000))))  # type: ignore[call-overload]
+        elif message["type"] == "websocket.send" and not outcome:
+            outcome.append((json.loads(str(message["text"]))["type"], None))
+            incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    await asyncio.wait_for(app(scope, receive, send), 10)  # type: ignore[arg-type]
+    return outcome[0]
 
 
 async def test_every_route_is_open_or_listed_with_its_roles(center: CallCenter) -> None:
@@ -111,8 +162,12 @@ async def test_every_route_is_open_or_listed_with_its_roles(center: CallCenter) 
 
 
 async def test_anonymous_requests_get_401_on_every_protected_route(center: CallCenter) -> None:
+    app = create_app(center)
     async with client(center) as http:
         for method, path in ROLES:
+            if method == "WS":
+                assert await _websocket(app, path, None) == ("closed", 4401), path
+                continue
             response = await http.request(method, _url(path))
             assert (response.status_code, response.json()) == (401, {"detail": "sign in first"}), (method, path)
         assert (await http.get("/api/health")).status_code == 200
@@ -123,7 +178,12 @@ async def test_anonymous_requests_get_401_on_every_protected_route(center: CallC
 async def test_each_role_gets_403_exactly_where_it_is_not_allowed(center: CallCenter) -> None:
     for role, login in LOGIN_OF.items():
         async with signed_in(center, login) as http:
-            for (method, path), allowed in ROLES.items():
+            # logout-all ends every session of the user, `http`'s too: it goes last
+            for (method, path), allowed in sorted(ROLES.items(), key=lambda item: item[0][1].endswith("/logout-all")):
+                if method == "WS":
+                    outcome = await _websocket(create_app(center), path, http.cookies.get("cc_session"))
+                    assert outcome == (("snapshot", None) if role in allowed else ("closed", 4403)), (role, path)
+                    continue
                 if path.endswith(("/logout", "/logout-all")):  # each ends the session: a fresh one for each
                     async with signed_in(center, login) as fresh:
                         response = await fresh.request(method, _url(path))

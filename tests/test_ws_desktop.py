@@ -1,0 +1,172 @@
+"""/ws end to end: the real server on the simulated PBX, websocket clients with the session cookie.
+
+A caller from a known customer's number rings the person's agent: that agent's socket gets the screen
+pop (customer, VIP, open tickets), the supervisor's too, another agent's nothing; a reconnect catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from test_desktop_support import (
+    AGENT,
+    add_customer,
+    base_url,
+    desktop_settings,
+    place_call,
+    running_center,
+    sign_in,
+)
+
+from callcenter.app import CallCenter
+from callcenter.auth.service import Role
+
+CUSTOMER_NUMBER = "+44 20 7946 0001"
+
+
+@pytest.fixture
+async def center(tmp_path: Path) -> AsyncIterator[CallCenter]:
+    async with running_center(desktop_settings(tmp_path)) as center:
+        await center.auth.create_user("other", "Other Agent", Role.AGENT, "other-agent-password",
+                                      endpoint="agent1003")
+        yield center
+
+
+class Client:
+    def __init__(self, socket: websockets.ClientConnection) -> None:
+        self.socket = socket
+        self.last_seq = 0
+
+    async def next(self, within: float = 10.0) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), within))
+        if "seq" in message:
+            self.last_seq = message["seq"]
+        return message
+
+    async def until(self, kind: str, within: float = 10.0, **match: Any) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            message = await self.next(max(deadline - loop.time(), 0.01))
+            if message["type"] == kind and all(message.get(k) == v for k, v in match.items()):
+                return message
+
+    async def nothing_of(self, kind: str, within: float = 0.5) -> None:
+        try:
+            while True:
+                message = await self.next(within)
+                assert message["type"] != kind, message
+        except TimeoutError:
+            return
+
+
+async def _connect(center: CallCenter, login: str | None, hello: dict[str, Any] | None = None) -> Client:
+    headers = {}
+    if login is not None:
+        http = await sign_in(center, login)
+        headers["Cookie"] = f"cc_session={http.cookies['cc_session']}"
+        await http.aclose()
+    url = base_url(center).replace("http", "ws") + "/ws"
+    socket = await websockets.connect(url, additional_headers=headers)
+    with contextlib.suppress(websockets.ConnectionClosed):  # a refused client is closed at once
+        await socket.send(json.dumps(hello or {"type": "hello"}))
+    return Client(socket)
+
+
+async def test_the_ringing_agent_gets_the_screen_pop_and_nobody_else(center: CallCenter) -> None:
+    customer_id = await add_customer(center, "0044-20-79460001")
+    agent, other, staff = (await _connect(center, "agent"), await _connect(center, "other"),
+                           await _connect(center, "supervisor"))
+    snapshot = await agent.next()
+    assert snapshot["type"] == "snapshot" and snapshot["simulated"] is True
+    assert snapshot["agent"]["state"] == "logged_out" and snapshot["call"] is None
+    assert snapshot["me"]["endpoint"] == AGENT
+    assert (await staff.next())["type"] == "snapshot"
+    assert (await other.next())["me"]["endpoint"] == "agent1003"
+    http = await sign_in(center, "agent")
+    assert (await http.post(f"/api/agents/{AGENT}/login")).status_code == 200
+    state = await agent.until("agent_state")
+    assert state["agent_id"] == AGENT and state["state"] == "available"
+    place_call(center, CUSTOMER_NUMBER)
+    seen: dict[str, dict[str, Any]] = {}
+    while len(seen) < 2:  # the pop waits for the customer lookup if it has not answered yet: any order
+        message = await agent.next()
+        if message["type"] == "screen_pop" or (message["type"] == "call" and message["event"] == "ringing"):
+            seen[message["type"]] = message
+    pop, ringing = seen["screen_pop"], seen["call"]
+    assert pop["agent"] == AGENT and pop["caller"] == CUSTOMER_NUMBER and pop["queue"] == "support"
+    assert pop["customer"]["id"] == customer_id and pop["customer"]["name"] == "Grace Hopper"
+    assert pop["vip"] is True and pop["identified_by"] == "phone"
+    assert [t["title"] for t in pop["open_tickets"]] == ["Invoice shows the wrong address"]
+    assert pop["ivr"] == {"digits": "", "path": [], "variables": {}}
+    assert pop["waited"] >= 0
+    assert ringing["call"]["call_id"] == pop["call_id"] and ringing["call"]["status"] == "ringing"
+    staff_pop = await staff.until("screen_pop")
+    assert staff_pop["call_id"] == pop["call_id"]
+    await other.nothing_of("screen_pop")
+    # the agent's own view over HTTP agrees; the other agent cannot act on the call
+    other_http = await sign_in(center, "other")
+    refused = await other_http.post(f"/api/calls/{pop['call_id']}/hangup")
+    assert refused.status_code == 403
+    await other_http.aclose()
+    await http.aclose()
+    for client in (agent, other, staff):
+        await client.socket.close()
+
+
+async def test_a_reconnecting_page_catches_up_on_what_it_missed(center: CallCenter) -> None:
+    agent = await _connect(center, "agent")
+    first = await agent.next()
+    http = await sign_in(center, "agent")
+    await http.post(f"/api/agents/{AGENT}/login")
+    await agent.until("agent_state", state="available")
+    seen, stream = agent.last_seq, first["stream"]
+    await agent.socket.close()
+    await http.post(f"/api/agents/{AGENT}/pause", json={"reason": "break"})
+    await http.post(f"/api/agents/{AGENT}/ready")
+    back = await _connect(center, "agent", {"type": "hello", "resume_from": seen, "stream": stream})
+    resumed = await back.next()
+    assert resumed == {"type": "resumed", "seq": seen, "stream": stream, "missed": 2}
+    missed = [await back.next(), await back.next()]
+    assert [(m["seq"], m["state"], m["reason"]) for m in missed] == [
+        (seen + 1, "not_ready", "break"), (seen + 2, "available", None)]
+    await http.aclose()
+    await back.socket.close()
+
+
+async def test_the_handshake_needs_a_session_and_a_hello(center: CallCenter) -> None:
+    anonymous = await _connect(center, None)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await anonymous.next()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    rude = await _connect(center, "agent", {"type": "subscribe", "agent": "agent1003"})
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await rude.next()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+    # after hello, anything but ping closes the connection: a client cannot ask for more
+    agent = await _connect(center, "agent")
+    assert (await agent.next())["type"] == "snapshot"
+    await agent.socket.send(json.dumps({"type": "ping"}))
+    assert (await agent.next())["type"] == "pong"
+    await agent.socket.send(json.dumps({"type": "hello", "agent": "agent1003"}))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await agent.until("never")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+    # another site's page, with the agent's cookie: refused
+    http = await sign_in(center, "agent")
+    url = base_url(center).replace("http", "ws") + "/ws"
+    foreign = await websockets.connect(url, origin=websockets.Origin("https://evil.example"),  # type: ignore[attr-defined]
+                                       additional_headers={"Cookie": f"cc_session={http.cookies['cc_session']}"})
+    with contextlib.suppress(websockets.ConnectionClosed):
+        await foreign.send(json.dumps({"type": "hello"}))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await foreign.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    await http.aclose()
