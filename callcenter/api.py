@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from callcenter.auth.errors import Forbidden
 from callcenter.auth.http import Guard, auth_routes, user_routes
-from callcenter.auth.page import CONTENT_SECURITY_POLICY, LOGIN_PAGE
+from callcenter.auth.page import CONTENT_SECURITY_POLICY, render_login_page
 from callcenter.auth.service import Role, SignedIn
 from callcenter.customers.http import customer_routes
 from callcenter.errors import ServiceError
@@ -44,7 +44,8 @@ def create_app(center: "CallCenter") -> FastAPI:
 
     @app.get("/login", include_in_schema=False)
     async def login_page() -> HTMLResponse:
-        return HTMLResponse(LOGIN_PAGE, headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+        return HTMLResponse(render_login_page(center.simulator is not None),
+                            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
 
     @app.get("/api/health")
     async def health() -> dict[str, str]:

@@ -124,3 +124,10 @@ async def test_demo_customers_are_made_once(settings: Settings) -> None:
         assert [t.title for t in summary.open_tickets] == ["Line drops in the evening"]
     finally:
         await center.engine.dispose()
+
+
+def test_the_login_page_says_when_the_pbx_is_simulated() -> None:
+    from callcenter.auth.page import CONTENT_SECURITY_POLICY, render_login_page
+
+    assert "SIMULATED PBX" in render_login_page(True) and "SIMULATED PBX" not in render_login_page(False)
+    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY  # the banner is markup: the hashes still hold
