@@ -148,10 +148,16 @@ class BotPhone(_AnsweringPhone):
             self.people.desk.resume(self.agent_id)
         self.plan_break()
 
+    # a bot that let a call ring out notices it is not ready (ring-no-answer) and gets ready again
+    BACK_AFTER_MISS = 45.0
+
     def ringing(self, pbx: Pbx, channel: Channel) -> None:
         self.people.stats.rings += 1
         if self.people.rng.random() < self.behaviour.miss_rate:
             self.people.stats.missed += 1
+            desk = self.people.desk
+            if desk is not None:
+                pbx.clock.call_later(self.BACK_AFTER_MISS, lambda: desk.resume(self.agent_id))
             return
         self._answer_later(pbx, channel, self.behaviour.answer_after.draw(self.people.rng))
 
