@@ -155,11 +155,14 @@ class BotPhone(_AnsweringPhone):
         self.people.stats.rings += 1
         if self.people.rng.random() < self.behaviour.miss_rate:
             self.people.stats.missed += 1
-            desk = self.people.desk
-            if desk is not None:
-                pbx.clock.call_later(self.BACK_AFTER_MISS, lambda: desk.resume(self.agent_id))
+            if self.people.desk is not None:
+                pbx.clock.call_later(self.BACK_AFTER_MISS, self._back_from_miss)
             return
         self._answer_later(pbx, channel, self.behaviour.answer_after.draw(self.people.rng))
+
+    def _back_from_miss(self) -> None:
+        if self.people.desk is not None:
+            self.people.desk.resume(self.agent_id)
 
     def answered(self) -> None:
         self.people.stats.answers += 1
