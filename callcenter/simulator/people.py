@@ -291,6 +291,7 @@ class People:
         self.callers: dict[str, _Caller] = {}
         self._traffic: list[tuple[CallerBehaviour, Timer | None]] = []
         self._running = False
+        self._generation = 0  # traffic started again replaces the one before
         self.desk: AgentDesk | None = None  # set by whoever runs the agent page the bots use
         pbx.listeners.append(self._on_event)
 
@@ -323,26 +324,29 @@ class People:
         return self._running
 
     def start_traffic(self, behaviours: list[CallerBehaviour]) -> None:
+        """Callers per these behaviours from now on (instead of any traffic started before)."""
         self._running = True
+        self._generation += 1
         for behaviour in behaviours:
-            self._schedule_next(behaviour)
-        for endpoint in self.pbx.endpoints.values():
-            if isinstance(endpoint.phone, BotPhone):
-                endpoint.phone.plan_break()
+            self._schedule_next(behaviour, self._generation)
+        if self._generation == 1:
+            for endpoint in self.pbx.endpoints.values():
+                if isinstance(endpoint.phone, BotPhone):
+                    endpoint.phone.plan_break()
 
     def stop_traffic(self) -> None:
         self._running = False
 
-    def _schedule_next(self, behaviour: CallerBehaviour) -> None:
+    def _schedule_next(self, behaviour: CallerBehaviour, generation: int) -> None:
         if not self._running or behaviour.calls_per_minute <= 0:
             return
         gap = self.rng.expovariate(behaviour.calls_per_minute / 60.0)
 
         def arrive() -> None:
-            if not self._running:
+            if not self._running or generation != self._generation:
                 return
             self.call(behaviour)
-            self._schedule_next(behaviour)
+            self._schedule_next(behaviour, generation)
 
         self.pbx.clock.call_later(gap, arrive)
 
