@@ -159,7 +159,8 @@ async def run(args: argparse.Namespace) -> None:
         pbx.listeners.append(listen)
         client = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--client", str(settings.http.port), str(tmp / "tokens.json"),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=256 * 1024 * 1024)  # one line carries a step's pops: thousands of them
         assert client.stdout is not None and client.stdin is not None
         assert (await asyncio.wait_for(client.stdout.readline(), 120)).strip() == b"ready"
         await _until(lambda: center.desktop.hub.stats.connections >= args.agents, 120)
