@@ -76,15 +76,29 @@ class FastAgiServer:
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._read_buffer = memoryview(bytearray(READ_SIZE))  # every connection reads into it, one at a time
+        self._reload_lock = asyncio.Lock()  # the timer's reload and the admin API's never run together
 
     @property
     def port(self) -> int:
         assert self._server is not None, "start() first"
         return int(self._server.sockets[0].getsockname()[1])
 
+    async def reload_flows(self, *, recheck: bool = False) -> bool:
+        """Take changed flow files into service (off the loop); True if the flows in service changed.
+        `recheck`: read the failing files again too (a prompt they lacked was uploaded)."""
+        registry = self.registry
+
+        def reload() -> bool:
+            if recheck:
+                registry.recheck()
+            return (registry.changed() or not registry.generation) and registry.reload()
+
+        async with self._reload_lock:
+            return await asyncio.to_thread(reload)
+
     async def start(self) -> None:
         if not self.registry.flows:
-            await asyncio.to_thread(self.registry.reload)
+            await self.reload_flows()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Connection(self), self.host, self.requested_port,
                                                 reuse_address=True, backlog=1024)
@@ -116,8 +130,7 @@ class FastAgiServer:
         try:
             while True:
                 await asyncio.sleep(self.reload_interval)
-                if self.registry.changed():
-                    await asyncio.to_thread(self.registry.reload)
+                await self.reload_flows()
         finally:
             await self.stop()
 
