@@ -67,6 +67,13 @@ ROLES = {
     ("POST", "/api/agents/{agent_id}/wrap-up/extend"): EVERYONE,
     ("GET", "/api/agents/{agent_id}/states"): EVERYONE,
     ("GET", "/api/queues"): EDITORS,
+    ("GET", "/api/ivr/flows"): EDITORS,
+    ("GET", "/api/ivr/flows/{name}"): EDITORS,
+    ("GET", "/api/ivr/flows/{name}/graph"): EDITORS,
+    ("PUT", "/api/ivr/flows/{name}"): ADMINS,
+    ("GET", "/api/ivr/prompts"): EDITORS,
+    ("POST", "/api/ivr/prompts"): ADMINS,
+    ("DELETE", "/api/ivr/prompts/{name}"): ADMINS,
     ("POST", "/api/auth/logout"): EVERYONE,
     ("POST", "/api/auth/logout-all"): EVERYONE,
 }
