@@ -18,6 +18,7 @@ from callcenter.auth.page import CONTENT_SECURITY_POLICY, render_login_page
 from callcenter.auth.service import Role, SignedIn
 from callcenter.customers.http import customer_routes
 from callcenter.errors import ServiceError
+from callcenter.ivr.http import ivr_routes
 from callcenter.routing.http import routing_routes
 from callcenter.web.pages import static_files
 
@@ -38,6 +39,7 @@ def create_app(center: "CallCenter") -> FastAPI:
     app.include_router(user_routes(center.auth, guard))
     app.include_router(customer_routes(center.customers, guard))
     app.include_router(routing_routes(center.routing, guard, center.sessions))
+    app.include_router(ivr_routes(center.ivr, center.settings, guard))
     for router in center.desktop.routers(guard):
         app.include_router(router)
     app.mount("/static", static_files(center.settings.desktop.sip_wss_url), name="static")

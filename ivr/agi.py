@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 HANGUP_LINE = "HANGUP"
 _RESULT = re.compile(r"^(\d{3})(?:[ -]result=(\S*)(?: \((.*)\))?(?: endpos=(-?\d+))?)?")
@@ -38,7 +39,10 @@ class AgiResult:
         return self.data == "timeout"
 
 
+@lru_cache(maxsize=256)
 def parse_result(line: str) -> AgiResult:
+    """A result line as data. Cached: Asterisk answers with few distinct lines (`200 result=0`,
+    `200 result=1`, a prompt's endpos), and an AgiResult is immutable."""
     text = line.rstrip("\r\n")
     if text == HANGUP_LINE:
         return AgiResult(0, line=text)
@@ -49,9 +53,12 @@ def parse_result(line: str) -> AgiResult:
     return AgiResult(int(code), result or "", data or "", int(endpos) if endpos is not None else None, text)
 
 
+_PLAIN = re.compile(r'[^\s"\\]+')
+
+
 def quote(word: str) -> str:
     """An AGI argument: quoted when empty or holding blanks or quotes (Asterisk splits on blanks)."""
-    if word and not re.search(r'[\s"\\]', word):
+    if _PLAIN.fullmatch(word):
         return word
     return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -61,14 +68,9 @@ def clean(word: str) -> str:
     return word.replace("\r", " ").replace("\n", " ")
 
 
+def _argument(word: str) -> str:
+    return word if _PLAIN.fullmatch(word) else quote(clean(word))
+
+
 def command(name: str, *args: str) -> str:
-    return " ".join([name, *(quote(clean(a)) for a in args)])
-
-
-def parse_environment_line(line: str) -> tuple[str, str] | None:
-    """`agi_callerid: 5552007` → ("agi_callerid", "5552007"); None for the empty line that ends it."""
-    text = line.rstrip("\r\n")
-    if not text:
-        return None
-    name, _, value = text.partition(":")
-    return name.strip(), value[1:] if value.startswith(" ") else value
+    return " ".join([name, *map(_argument, args)])

@@ -17,6 +17,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr import model
+
 PREFIX = "custom/"
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -67,6 +69,18 @@ class PromptStore:
             found.append(PromptInfo(PREFIX + path.stem, round(seconds, 2), path.stat().st_size))
         return found
 
+    def delete(self, name: str) -> bool:
+        """Remove an uploaded prompt (`custom/<name>` or `<name>`); False if there was none."""
+        stem = name[len(PREFIX):] if name.startswith(PREFIX) else name
+        if not NAME_RE.fullmatch(stem):
+            raise PromptError(f"{name!r} is no prompt name (a-z, 0-9, _ and -, up to 64)")
+        wav = self.folder / f"{stem}.wav"
+        if not wav.is_file():
+            return False
+        wav.unlink()  # the .wav first: exists() says no at once
+        (self.folder / f"{stem}.sln16").unlink(missing_ok=True)
+        return True
+
     def convert(self, name: str, data: bytes, filename: str) -> PromptInfo:
         """Convert an upload and store it (blocking: ffmpeg for MP3). Raises PromptError."""
         with warnings.catch_warnings():  # pydub imports audioop, deprecated since Python 3.11 (removed in 3.13)
@@ -101,3 +115,16 @@ class PromptStore:
         sln_tmp.replace(sln)
         tmp.replace(wav)  # the .wav last: exists() says yes only when both are there
         return PromptInfo(PREFIX + name, round(narrow.duration_seconds, 2), wav.stat().st_size)
+
+
+def prompts_used(flow: model.Flow) -> list[tuple[str, str]]:
+    """(node id, prompt) for every prompt file the flow names (readouts of digits, numbers and dates aside)."""
+    found = []
+    for node in flow.nodes.values():
+        for f in model.node_fields(type(node)):
+            value = getattr(node, f.name)
+            if f.metadata["kind"] == model.PROMPT and value:
+                found.append((node.id, value))
+            elif f.metadata["kind"] == model.PROMPTS:
+                found.extend((node.id, item.value) for item in value if item.kind == "file")
+    return found

@@ -20,6 +20,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class FlowFile:
+    """A flow file as the admin page shows it: the flow in service from it (if any), whether that is
+    the file's present text, and what is wrong with the present text."""
+
+    path: Path
+    flow: Flow | None          # the version in service (None: the file never passed its check)
+    running: bool              # the file's present text is the version in service
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True)
 class _Loaded:
     flow: Flow
     stamp: tuple[int, int]  # mtime_ns, size
@@ -142,6 +153,33 @@ class FlowRegistry:
             log.error("IVR: %s%s", problem, kept)
             if self.on_problem is not None:
                 self.on_problem(problem)
+
+    def recheck(self) -> None:
+        """Read the failing files again at the next reload though unchanged (a prompt they lacked may exist now)."""
+        for path in self._rejected:
+            self._seen.pop(path, None)  # changed() says yes
+        self._rejected.clear()
+
+    def files(self) -> list[FlowFile]:
+        """Every flow file of the folder as of the last reload (blocking: stat only)."""
+        found = []
+        for path in sorted(set(self._paths()) | set(self._files)):
+            loaded = self._files.get(path)
+            problems = tuple(self.problems.get(str(path), ()))
+            running = loaded is not None and not problems and loaded.stamp == _stamp(path)
+            found.append(FlowFile(path, loaded.flow if loaded else None, running, problems))
+        return found
+
+    def file_of(self, name: str) -> Path | None:
+        """The file of flow `name`: the one in service, else a file `<name>.yaml` (or .yml) that failed."""
+        for path, loaded in self._files.items():
+            if loaded.flow.name == name:
+                return path
+        for suffix in (".yaml", ".yml"):
+            path = self.folder / f"{name}{suffix}"
+            if str(path) in self.problems:
+                return path
+        return None
 
     def flow_for(self, dnis: str) -> Flow | None:
         """The flow for a dialled number: the one that lists it, else the default flow."""

@@ -261,3 +261,43 @@ async def test_a_call_on_the_simulated_pbx_is_queued_where_the_ivr_says() -> Non
         assert [q.queue for q in queued] == ["billing"]
     finally:
         await agi.stop()
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+async def test_an_environment_in_pieces_or_with_crlf_is_read_the_same(server: FastAgiServer, ending: str) -> None:
+    """The whole block in one read takes a fast path; in pieces, or with CR LF, it is read line by line."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    data = ("".join(f"{line}{ending}" for line in ENV) + ending).encode()
+    for n in range(0, len(data), 37):
+        writer.write(data[n:n + 37])
+        await writer.drain()
+    await _expect(reader, b"ANSWER\n")
+    writer.write(b"200 result=0\r\n")
+    await _expect(reader, b'STREAM FILE hello-world ""\n')
+    writer.close()
+
+
+async def test_the_answer_deadline_follows_each_command(tmp_path: Path) -> None:
+    """One timer per connection, moved on each command: a peer answering every command in time is never
+    dropped, however long the whole call takes; one that stops answering is."""
+    (tmp_path / "menu.yaml").write_text(MENU.replace("timeout: 3", "timeout: 0.1"))
+    agi = FastAgiServer(FlowRegistry(tmp_path), NoServices(), port=0, answer_timeout=0.2)
+    await agi.start()
+    try:
+        reader, writer = await _open(agi)
+        await _expect(reader, b"ANSWER\n")
+        waited = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.15, waited.set)  # most of the answer timeout
+        await waited.wait()
+        writer.write(b"200 result=0\n")
+        await _expect(reader, b'STREAM FILE hello-world ""\n')
+        waited.clear()
+        asyncio.get_running_loop().call_later(0.15, waited.set)  # 0.3 s since the call began: still in time
+        await waited.wait()
+        writer.write(b"200 result=0 endpos=100\n")
+        await _expect(reader, b"GET DATA beep 100 1\n")
+        await _closed(reader)  # no answer within GET DATA's own 0.1 s + 0.2 s
+        writer.close()
+        assert agi.stats.dropped == 1
+    finally:
+        await agi.stop()
