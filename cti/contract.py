@@ -89,5 +89,6 @@ EXIT_MESSAGE = "message"      # play CC_EXIT_PROMPT (the queue's message), then 
 EXIT_VOICEMAIL = "voicemail"  # the caller leaves a message: a recording in CC_RECORDINGS (voicemail-<call id>.wav)
 EXIT_CALLBACK = "callback"    # the caller is told it will be called back (the ACD keeps its place), then hang up
 EXIT_TRANSFER = "transfer"    # the IVR's transfer: CC_TRANSFER_AGENT rings that agent, else CC_TRANSFER over the trunk
+CALLBACK_VAR_FOR = "CC_CALLBACK_FOR"  # on a callback's originated agent leg: the call it calls back (ACD's id)
 VAR_EXIT_PROMPT = "CC_EXIT_PROMPT"  # the prompt EXIT_MESSAGE plays; set by the ACD (Setvar) before the Redirect
 STATE_EXIT = "exit"           # CC_STATE of a caller in EXIT_CONTEXT

@@ -73,6 +73,7 @@ ROLES = {
     ("POST", "/api/agents/{agent_id}/wrap-up/extend"): EVERYONE,
     ("GET", "/api/agents/{agent_id}/states"): EVERYONE,
     ("GET", "/api/queues"): EDITORS,
+    ("POST", "/api/calls/{call_id}/callback"): EDITORS,
     ("GET", "/api/ivr/flows"): EDITORS,
     ("GET", "/api/ivr/flows/{name}"): EDITORS,
     ("GET", "/api/ivr/flows/{name}/graph"): EDITORS,

@@ -34,6 +34,11 @@ class AgentChangeIn(BaseModel):
     queues: list[str] | None = Field(None, min_length=1)
 
 
+class CallbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str | None = Field(None, pattern=r"^\+?[0-9]{3,20}$")  # default: the calling number
+
+
 class ExtendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(gt=0, le=3600)
@@ -165,6 +170,14 @@ def routing_routes(routing: RoutingService, guard: Guard,
         if (end - start).days > 400:
             raise Invalid("at most 400 days per request")
         return await agent_history(sessions, agent_id, start, end, datetime.fromtimestamp(routing.clock(), UTC))
+
+    @router.post("/calls/{call_id}/callback", dependencies=[Depends(guard.role(Role.SUPERVISOR, Role.ADMIN))])
+    async def callback(call_id: str, body: CallbackIn) -> dict[str, str]:
+        """A waiting caller is called back instead of waiting: it keeps its place, hears that it will be
+        called back and leaves the line; when its turn comes an agent is reserved and the number dialled."""
+        outcome(routing.request_callback(call_id, body.number))
+        view = routing.router.call(call_id)
+        return {"call_id": call_id, "number": view.callback_number if view and view.callback_number else ""}
 
     @router.get("/queues", dependencies=[Depends(guard.role(Role.SUPERVISOR, Role.ADMIN))])
     async def queues() -> list[QueueOut]:

@@ -104,6 +104,10 @@ class RoutingService:
         self._wake = asyncio.Event()
         self._restored = False
         self._pending: set[asyncio.Task[None]] = set()
+        # calls the center dials for a callback: their call id (the originated agent leg's ChannelId) ->
+        # the router's call, and whether the customer answered
+        self._callbacks: dict[str, str] = {}
+        self._callbacks_answered: set[str] = set()
 
     # ---- agents --------------------------------------------------------------------------------------
     def log_in(self, agent_id: str, *, reason: str | None = None) -> list[AcdEvent]:
@@ -146,6 +150,11 @@ class RoutingService:
 
     def handle(self, event: DomainEvent) -> list[AcdEvent]:
         now = self.clock()
+        call_id = getattr(event, "call_id", None)
+        if call_id in self._callbacks:
+            return self._callback_event(event, self._callbacks[call_id], now)
+        if isinstance(event, CallEnded) and event.record.call_id in self._callbacks:
+            return self._callback_event(event, self._callbacks[event.record.call_id], now)
         if isinstance(event, CallStarted):
             self._callers[event.call_id] = _Caller(event.channel, event.caller)
             return []
@@ -217,6 +226,8 @@ class RoutingService:
         view = self.router.call(call_id)
         if view is None:
             return []
+        if view.callback_number is not None:
+            return []  # the caller asked to be called back and left the line: it keeps its place
         if view.phase == CallPhase.CONNECTED:
             return self.router.call_ended(call_id, now)
         return self.router.call_abandoned(call_id, now)
@@ -257,8 +268,7 @@ class RoutingService:
             elif isinstance(event, OfferWithdrawn):
                 self._carry_out(self._withdraw(event))
             elif isinstance(event, CallbackDialled):
-                log.warning("ACD callback for %s to %s: outbound dialling is not wired yet", event.call_id,
-                            event.number)
+                self._carry_out(self._dial_callback(event))
             elif isinstance(event, CallAbandoned) and event.agent_id is not None:
                 pass  # Dial() in the connect context stops ringing the agent when the caller hangs up
         self.stats.decisions += len(out)
@@ -298,6 +308,50 @@ class RoutingService:
         if reply is not None and reply.get("Response") != "Success":
             # the caller is gone (its hangup is on its way to us) or the channel cannot move: not answered
             self._apply(self.router.offer_unanswered(offer.call_id, self.clock()))
+
+    # ---- callbacks ---------------------------------------------------------------------------------
+    def request_callback(self, call_id: str, number: str | None = None) -> list[AcdEvent]:
+        """A waiting caller asks to be called back (on `number`, else its calling number): it keeps its
+        place, leaves the line after hearing so (cc-exit,callback), and is dialled when its turn comes."""
+        out = self._apply(self.router.request_callback(call_id, self.clock(), number))
+        caller = self._callers.get(call_id)
+        if caller is not None and not any(isinstance(e, InputIgnored) for e in out):
+            self._carry_out(self._to_exit(caller, contract.EXIT_CALLBACK))
+        return out
+
+    async def _to_exit(self, caller: _Caller, extension: str) -> None:
+        async with caller.turn:
+            await self._action({"Action": "Redirect", "Channel": caller.channel, "Context": contract.EXIT_CONTEXT,
+                                "Exten": extension, "Priority": "1"})
+
+    async def _dial_callback(self, dialled: CallbackDialled) -> None:
+        """The agent is reserved: its phone rings first (an Originate into cc-outbound), then the customer's
+        number is dialled over the trunk; the tracker reports the outcome on the leg's ChannelId."""
+        leg = f"cb-{dialled.call_id}-{dialled.attempt}"
+        self._callbacks[leg] = dialled.call_id
+        ring_ms = max(1000, round((dialled.ring_until - dialled.at) * 1000))
+        reply = await self._action({
+            "Action": "Originate", "Channel": f"PJSIP/{dialled.agent_id}", "Context": contract.OUTBOUND_CONTEXT,
+            "Exten": dialled.number, "Priority": "1", "Async": "true", "Timeout": str(ring_ms), "ChannelId": leg,
+            "CallerID": f'"Callback" <{dialled.number}>', "Variable": f"{contract.CALLBACK_VAR_FOR}={dialled.call_id}"})
+        if reply is None or reply.get("Response") != "Success":
+            self._callbacks.pop(leg, None)
+            self._apply(self.router.callback_failed(dialled.call_id, self.clock()))
+
+    def _callback_event(self, event: DomainEvent, call_id: str, now: float) -> list[AcdEvent]:
+        leg = event.record.call_id if isinstance(event, CallEnded) else getattr(event, "call_id", "")
+        if isinstance(event, CallConnected):  # the customer answered the callback
+            self._callbacks_answered.add(leg)
+            return self._apply(self.router.call_connected(call_id, now))
+        if isinstance(event, AgentDisconnected):
+            return self._apply(self.router.call_ended(call_id, now))
+        if isinstance(event, CallEnded):
+            self._callbacks.pop(leg, None)
+            if leg in self._callbacks_answered:
+                self._callbacks_answered.discard(leg)
+                return []
+            return self._apply(self.router.callback_failed(call_id, now))  # busy, no answer, unreachable
+        return []
 
     async def _withdraw(self, withdrawn: OfferWithdrawn) -> None:
         """Stop ringing the agent: the caller goes back to waiting (its Dial ends, the agent's leg goes)."""
