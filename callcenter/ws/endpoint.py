@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,8 +148,11 @@ async def _watch(websocket: WebSocket, connection: Connection, signed_in: Signed
     """A heartbeat now and then (the page's dead-connection detector), and the session checked again:
     a signed-out, expired or changed user is disconnected."""
     token = websocket.cookies.get(COOKIE)
+    # Connections made together (every page after a server restart) must not all re-check their session in
+    # the same instant: each starts its beat at its own point of the period (a thousand checks at once
+    # stalled the loop for most of a second in bench/capacity.py).
+    await asyncio.sleep(random.uniform(0, heartbeat))
     while True:
-        await asyncio.sleep(heartbeat)
         try:
             now = await guard.service.authenticate(token)
         except ServiceError:
@@ -158,3 +162,4 @@ async def _watch(websocket: WebSocket, connection: Connection, signed_in: Signed
             connection.close(CLOSE_FORBIDDEN, "your role or endpoint changed: reconnect")
             return
         connection.offer(encode({"type": "heartbeat", "now": round(clock(), 3)}))
+        await asyncio.sleep(heartbeat)
