@@ -149,6 +149,24 @@ async def test_a_caller_who_hangs_up_while_waiting_is_abandoned(center: Center) 
     assert 2.5 < abandoned.wait_seconds < 6
 
 
+async def test_a_caller_who_hangs_up_while_an_agent_rings_is_abandoned_and_the_agent_is_free(center: Center) -> None:
+    """The agent did not miss the call: no ring-no-answer is counted, the agent is ready again at once,
+    and the abandon names the agent that was ringing."""
+    for agent in ("agent1001", "agent1002"):
+        center.routing.pause(agent, "lunch")
+    center.people.call(_caller("5550006", patience=3))  # agent1004 never answers; ring_timeout is 6 s
+    await _until(lambda: center.routing.agent_states()["agent1004"] == AgentState.RESERVED)
+    await _until(lambda: bool(center.acd(AcdCallAbandoned)))
+    [abandoned] = center.acd(AcdCallAbandoned)
+    assert isinstance(abandoned, AcdCallAbandoned)
+    assert (abandoned.queue, abandoned.agent_id) == ("support", "agent1004")
+    await _until(lambda: bool(center.ended()))
+    [ended] = center.ended()
+    assert ended.record.outcome.value == "abandoned" and ended.record.agents_rung == ("agent1004",)
+    assert center.routing.agent_states()["agent1004"] == AgentState.AVAILABLE
+    assert not center.acd(RingNoAnswer)
+
+
 async def test_an_agent_logging_out_while_ringing_hands_the_caller_back(center: Center) -> None:
     """The offer is withdrawn: the caller leaves the ringing Dial for the waiting room, keeps its place,
     and goes to another agent; the agent is logged out; no ring-no-answer is counted."""

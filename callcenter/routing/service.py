@@ -169,6 +169,11 @@ class RoutingService:
             # out) or timed out may end after the caller was offered to someone else
             if not self._offered_to(event.call_id, event.agent):
                 return []
+            if event.dial_status == "CANCEL":
+                # the Dial was given up from the caller's side (a ring that times out ends NOANSWER first):
+                # the caller hung up, and its hangup follows, or its channel was moved elsewhere. Not the
+                # agent's miss; should nothing follow, the router's own ring deadline takes the offer back
+                return []
             return self._apply(self.router.offer_unanswered(event.call_id, now))
         if isinstance(event, CallConnected):
             if not self._offered_to(event.call_id, event.agent):
