@@ -174,7 +174,8 @@ class Call:
         return LiveCall(
             call_id=self.call_id, direction=self.direction, caller=self.caller, dnis=self.dnis,
             queue=self.queue, state=state, agents=tuple(sorted(set(self.connected.values()))),
-            started_at=self.started_at, partial=self.partial,
+            started_at=self.started_at, partial=self.partial, priority=self.priority, skills=self.skills,
+            customer=self.customer,
         )
 
     def to_record(self, now: float) -> CallRecord:

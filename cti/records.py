@@ -132,6 +132,11 @@ class LiveCall:
     agents: tuple[str, ...]   # agents talking to the caller now
     started_at: float
     partial: bool
+    # what the IVR left on the caller for the ACD (CC_PRIORITY, CC_SKILLS, CC_CUSTOMER): a restarted
+    # server's router takes waiting callers back with them
+    priority: int = 0
+    skills: str | None = None
+    customer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,7 @@ from acd.model import SkillRequirement
 from callcenter.routing.config import AcdFile, build
 from callcenter.routing.service import RoutingService, parse_skills
 from cti.events import CallQueued, CallStarted, QueueSource
-from cti.records import Direction
+from cti.records import Direction, LiveCall
 
 ACD = AcdFile.model_validate({
     "queues": {"support": {"skills": {"support": 1}}},
@@ -76,3 +76,25 @@ async def test_a_caller_needing_french_waits_for_the_french_speaking_agent() -> 
     await asyncio.wait_for(service.drain(), 5)  # the offer goes out: Setvar, then the Redirect
     assert [a["Action"] for a in sent] == ["Setvar", "Redirect"]
     assert (sent[1]["Channel"], sent[1]["Exten"]) == ("PJSIP/cc-trunk-fr", "agent1002")
+
+
+async def test_a_restarted_server_takes_waiting_callers_back_with_what_the_ivr_had_set() -> None:
+    """The resync reads CC_PRIORITY / CC_SKILLS / CC_CUSTOMER from Status; restore hands them to the router,
+    so a VIP stays ahead and a French-speaking caller still waits for French."""
+    service = RoutingService(build(ACD, Path("acd.yaml")), _no_send, lambda: 1000.0)
+    for call_id in ("plain", "vip"):
+        service.handle(CallStarted(900.0, call_id, Direction.INBOUND, "5551001", None, "8005550100",
+                                   f"PJSIP/cc-trunk-{call_id}"))
+    live = [LiveCall("plain", Direction.INBOUND, "5551001", "8005550100", "support", "waiting", (), 900.0, False),
+            LiveCall("vip", Direction.INBOUND, "5551001", "8005550100", "support", "waiting", (), 950.0, False,
+                     priority=10, skills="french:60", customer="10001")]
+    service.restore(live, 1000.0)  # agent1001 logs in by itself (login: auto), and has no French
+    view = service.router.call("vip")
+    assert view is not None and view.priority == 10
+    assert service.router.waiting_calls("support") == ["vip"]  # "plain" went to agent1001; the VIP waits
+    offered = service.log_in("agent1002")
+    assert [(e.call_id, e.agent_id) for e in offered if isinstance(e, CallOffered)] == [("vip", "agent1002")]
+
+
+async def _no_send(action: Mapping[str, str]) -> Mapping[str, Any]:
+    return {"Response": "Success"}

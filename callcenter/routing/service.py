@@ -253,11 +253,21 @@ class RoutingService:
             queue = call.queue if call.queue in self.config.queue_names else self.config.default_queue
             caller.queue = queue
             agent = next((a for a in call.agents if a in self.config.agents), None)
-            calls.append(RestoredCall(Call(call.call_id, queue, number=caller.number), call.started_at,
+            calls.append(RestoredCall(self._restored_call(call, queue, caller.number), call.started_at,
                                       agent_id=agent if call.state != "waiting" else None,
                                       answered=call.state != "waiting" and agent is not None))
         agents = [RestoredAgent(self.config.agents[a], since=now) for a in self.config.auto_login]
         return self._apply(self.router.restore(agents, calls, now))
+
+    @staticmethod
+    def _restored_call(call: LiveCall, queue: str, number: str | None) -> Call:
+        """The caller as the IVR had left it: priority, extra skills and customer come back too."""
+        skills = parse_skills(call.skills) or ()
+        try:
+            return Call(call.call_id, queue, priority=call.priority, skills=skills, customer_id=call.customer,
+                        number=number)
+        except ValueError:
+            return Call(call.call_id, queue, number=number)
 
     # ---- decisions -----------------------------------------------------------------------------------
     def _apply(self, out: list[AcdEvent]) -> list[AcdEvent]:
