@@ -92,3 +92,10 @@ EXIT_TRANSFER = "transfer"    # the IVR's transfer: CC_TRANSFER_AGENT rings that
 CALLBACK_VAR_FOR = "CC_CALLBACK_FOR"  # on a callback's originated agent leg: the call it calls back (ACD's id)
 VAR_EXIT_PROMPT = "CC_EXIT_PROMPT"  # the prompt EXIT_MESSAGE plays; set by the ACD (Setvar) before the Redirect
 STATE_EXIT = "exit"           # CC_STATE of a caller in EXIT_CONTEXT
+
+# ---- announcements to waiting callers (cc-wait,announce,1) ---------------------------------------------------
+# The ACD sets these on a waiting caller (Setvar), then Redirects it to cc-wait,announce,1; the dialplan says
+# them and goes back to the music without a second CCWaiting. Empty: that part is not said.
+WAIT_ANNOUNCE_EXTEN = "announce"
+VAR_POSITION = "CC_POSITION"          # the caller's place in line, 1 = next
+VAR_WAIT_MINUTES = "CC_WAIT_MINUTES"  # expected wait in whole minutes (2 or more; shorter is not announced)

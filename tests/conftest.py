@@ -1,4 +1,6 @@
-"""Database fixtures: every data-layer test runs on SQLite and on PostgreSQL (127.0.0.1:5432).
+"""Shared fixtures: `make_rig` (tests/routing_rig.py: the center on the shipped dialplan), and the database.
+
+Database fixtures: every data-layer test runs on SQLite and on PostgreSQL (127.0.0.1:5432).
 
 PostgreSQL gets one fresh, uniquely named database per test session, dropped at the end, so that
 test runs side by side never meet. If the server cannot be reached the PostgreSQL cases fail under
@@ -15,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from routing_rig import make_rig  # noqa: F401  (a fixture, shared by the routing tests)
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError

@@ -23,7 +23,7 @@ FILES = ("extensions.conf", "pjsip.conf", "manager.conf", "http.conf", "rtp.conf
 # Where each application and function the dialplan may use comes from ("" = the core, always there).
 APP_MODULES = {
     "Answer": "", "Set": "", "Goto": "", "GotoIf": "", "NoOp": "", "Wait": "", "Hangup": "", "Busy": "",
-    "Congestion": "", "Progress": "", "Ringing": "", "Log": "", "Bridge": "",
+    "Congestion": "", "Progress": "", "Ringing": "", "Log": "", "Bridge": "", "SayNumber": "",
     "Verbose": "app_verbose.so", "Dial": "app_dial.so", "Playback": "app_playback.so",
     "UserEvent": "app_userevent.so", "MusicOnHold": "res_musiconhold.so", "AGI": "res_agi.so",
     "MixMonitor": "app_mixmonitor.so", "ChanSpy": "app_chanspy.so", "Gosub": "app_stack.so",
@@ -34,7 +34,7 @@ FUNCTION_MODULES = {"CALLERID": "func_callerid.so", "CHANNEL": "func_channel.so"
 # Channel variables the dialplan reads that something outside it sets (Originate Variable:, the ACD's Setvar,
 # the IVR's SET VARIABLE).
 SET_OUTSIDE = frozenset({contract.VAR_CALL, contract.VAR_EXIT_PROMPT, contract.VAR_IVR_OUTCOME, contract.VAR_TRANSFER,
-                         contract.VAR_TRANSFER_AGENT})
+                         contract.VAR_TRANSFER_AGENT, contract.VAR_POSITION, contract.VAR_WAIT_MINUTES})
 AMI_READ = frozenset({"call", "dialplan", "agi", "dtmf", "user", "system"})
 AMI_WRITE = frozenset({"call", "originate", "reporting"})
 WEBRTC = {"webrtc": "yes", "media_encryption": "dtls", "ice_support": "yes", "use_avpf": "yes", "rtcp_mux": "yes"}

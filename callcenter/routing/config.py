@@ -7,6 +7,7 @@ belongs to.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -50,6 +51,12 @@ class CallbackModel(_Strict):
     max_attempts: int = Field(3, ge=1)
 
 
+class AnnounceModel(_Strict):
+    every: float = Field(60.0, ge=15)  # seconds between two announcements to the same waiting caller
+    position: bool = True              # "there are <n> calls waiting" / "you are next"
+    expected_wait: bool = True         # "the estimated hold time is <n> minutes" (2 minutes or more)
+
+
 class QueueModel(_Strict):
     skills: dict[str, int] = {}  # required skill: minimum level (1..100)
     priority: int = 0
@@ -68,6 +75,7 @@ class QueueModel(_Strict):
     last_agent_days: float = Field(7.0, gt=0)
     callback: CallbackModel = CallbackModel()
     exit_prompt: str = Field("", pattern=r"^[A-Za-z0-9_/-]*$")  # what exit_action message plays (a sound name)
+    announce: AnnounceModel | None = None  # position / expected wait told to waiting callers; None: music only
 
 
 class AgentModel(_Strict):
@@ -103,6 +111,16 @@ class AcdConfig:
         self.names = names
         self.queue_names = frozenset(q.name for q in settings.queues)
         self.exit_prompts: dict[str, str] = {}
+        self.announcements: dict[str, Announce] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """What the waiting callers of one queue are told, and how often."""
+
+    every: float
+    position: bool
+    expected_wait: bool
 
 
 def _hours(model: HoursModel) -> OpeningHours:
@@ -165,6 +183,10 @@ def build(file: AcdFile, path: Path) -> AcdConfig:
     names = {endpoint: agent.name or endpoint for endpoint, agent in file.agents.items()}
     config = AcdConfig(settings, agents, auto, default, names)
     config.exit_prompts = {name: model.exit_prompt for name, model in file.queues.items() if model.exit_prompt}
+    config.announcements = {name: Announce(model.announce.every, model.announce.position,
+                                           model.announce.expected_wait)
+                            for name, model in file.queues.items()
+                            if model.announce is not None and (model.announce.position or model.announce.expected_wait)}
     return config
 
 

@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 Send = Callable[[Mapping[str, str]], Awaitable[Mapping[str, Any]]]
 
 
+ANNOUNCE_SCAN = 5.0  # clock seconds between two looks for waiting callers due an announcement
+ANNOUNCE_MIN_MINUTES = 2  # a shorter expected wait is not announced ("1 minutes", or a promise too close)
+
+
 def parse_skills(text: str | None) -> tuple[SkillRequirement, ...] | None:
     """The IVR's CC_SKILLS, `support:1,billing:40` (a skill without a level needs level 1); None if broken."""
     if not text:
@@ -75,6 +79,7 @@ class RoutingStats:
     actions_failed: int = 0
     ignored: int = 0
     unknown_queue: int = 0
+    announcements: int = 0  # waiting callers told their place / expected wait
     last_failure: str | None = None
 
 
@@ -108,6 +113,7 @@ class RoutingService:
         # the router's call, and whether the customer answered
         self._callbacks: dict[str, str] = {}
         self._callbacks_answered: set[str] = set()
+        self._announced: dict[str, float] = {}  # waiting caller -> when it was last told its place (clock)
 
     # ---- agents --------------------------------------------------------------------------------------
     def log_in(self, agent_id: str, *, reason: str | None = None) -> list[AcdEvent]:
@@ -188,12 +194,14 @@ class RoutingService:
         if isinstance(event, CallEnded):
             out = self._gone(event.record.call_id, now)
             self._callers.pop(event.record.call_id, None)
+            self._announced.pop(event.record.call_id, None)
             return self._apply(out)
         if isinstance(event, PbxShutdown):
             ended: list[AcdEvent] = []
             for call_id in list(self._callers):
                 ended += self._gone(call_id, now)
             self._callers.clear()
+            self._announced.clear()
             return self._apply(ended)
         return []
 
@@ -406,7 +414,7 @@ class RoutingService:
     async def run(self) -> None:
         """The router's timers: sleep until its next deadline (or an input changed it), then tick."""
         try:
-            await self._timers()
+            await asyncio.gather(self._timers(), self._announcements())
         finally:
             for task in list(self._pending):
                 task.cancel()
@@ -421,3 +429,51 @@ class RoutingService:
             except TimeoutError:
                 self._apply(self.router.tick(self.clock()))
 
+
+    # ---- announcements -------------------------------------------------------------------------------
+    async def _announcements(self) -> None:
+        """Every few seconds, tell the waiting callers of queues with `announce` whose turn has come."""
+        if not self.config.announcements:
+            return
+        while True:
+            await asyncio.sleep(ANNOUNCE_SCAN / self.speed)
+            self.announce_due(self.clock())
+
+    def announce_due(self, now: float) -> int:
+        """Start the announcement of every waiting caller not told for its queue's `every` seconds (counted
+        from its arrival for the first one); returns how many were started."""
+        started = 0
+        for view in self.router.calls():
+            rule = self.config.announcements.get(view.queue)
+            if rule is None or view.phase is not CallPhase.WAITING or view.callback_number is not None:
+                continue
+            caller = self._callers.get(view.call_id)
+            if caller is None or now - self._announced.get(view.call_id, view.arrived_at) < rule.every:
+                continue
+            self._announced[view.call_id] = now
+            self._carry_out(self._announce(view.call_id, caller))
+            started += 1
+        return started
+
+    async def _announce(self, call_id: str, caller: _Caller) -> None:
+        """Set CC_POSITION / CC_WAIT_MINUTES on the caller and move it to cc-wait,announce,1. Taken in the
+        caller's turn, and only if it still waits then: an offer decided meanwhile goes out after it."""
+        async with caller.turn:
+            view = self.router.call(call_id)
+            if view is None or view.phase is not CallPhase.WAITING or view.callback_number is not None:
+                return
+            rule = self.config.announcements.get(view.queue)
+            if rule is None:  # overflowed to a queue that announces nothing
+                return
+            position = self.router.position(call_id) if rule.position else None
+            wait = self.router.expected_wait(call_id, self.clock()) if rule.expected_wait else None
+            minutes = round(wait / 60) if wait is not None else 0
+            said = {contract.VAR_POSITION: str(position) if position else "",
+                    contract.VAR_WAIT_MINUTES: str(minutes) if minutes >= ANNOUNCE_MIN_MINUTES else ""}
+            if not any(said.values()):
+                return
+            for name, value in said.items():
+                await self._action({"Action": "Setvar", "Channel": caller.channel, "Variable": name, "Value": value})
+            await self._action({"Action": "Redirect", "Channel": caller.channel, "Context": contract.WAIT_CONTEXT,
+                                "Exten": contract.WAIT_ANNOUNCE_EXTEN, "Priority": "1"})
+            self.stats.announcements += 1

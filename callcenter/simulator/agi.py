@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from callcenter.simulator.channels import STATE_UP, Channel
-from callcenter.simulator.prompts import SAMPLE_RATE, prompt_seconds
+from callcenter.simulator.prompts import SAMPLE_RATE, SAY_DIGIT_SECONDS, prompt_seconds
 
 if TYPE_CHECKING:
     from callcenter.simulator.pbx import Pbx
@@ -39,7 +39,6 @@ AGI_VERSION = "22.10.1"
 HANGUP_NOTICE_DELAY = 0.04  # the HANGUP line follows the answer to the pending command (s: ~40 ms)
 DEAD = "511 Command Not Permitted on a dead channel or intercept routine"
 DEAD_TEXT = "Command Not Permitted on a dead channel or intercept routine"
-SAY_DIGIT_SECONDS = 0.82  # s: SAY DIGITS 1234 took 3.3 s
 # Commands Asterisk still runs once the channel is gone (res_agi marks them "dead" capable).
 ALLOWED_ON_DEAD = {"SET VARIABLE", "GET VARIABLE", "GET FULL VARIABLE", "VERBOSE", "NOOP", "HANGUP",
                    "CHANNEL STATUS", "SET CONTEXT", "SET EXTENSION", "SET PRIORITY", "SET CALLERID"}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from callcenter.asterisk.expressions import is_true, split_args, split_condition, substitute
 from callcenter.simulator.channels import STATE_DOWN, STATE_RINGING, STATE_UP, UNKNOWN, Bridge, Channel
 from callcenter.simulator.clock import Timer
-from callcenter.simulator.prompts import prompt_seconds
+from callcenter.simulator.prompts import SAY_DIGIT_SECONDS, prompt_seconds
 
 if TYPE_CHECKING:
     from callcenter.simulator.agi import AgiSession
@@ -157,6 +157,7 @@ class DialplanRunner:
             "MusicOnHold": self._music_on_hold,
             "Wait": self._wait,
             "Playback": self._playback,
+            "SayNumber": self._say_number,
             "Hangup": self._hangup_app,
             "Dial": self._dial,
             "AGI": self._agi,
@@ -302,6 +303,15 @@ class DialplanRunner:
             self.run(channel)
 
         self._sleep(channel, seconds, played)
+        return False
+
+    def _say_number(self, channel: Channel, data: str) -> bool:
+        """Timed like the AGI's SAY NUMBER (a trace's measure per digit); nothing but Newexten is seen."""
+        number = split_args(data)[0].strip()
+        if not number.lstrip("-").isdigit():  # Asterisk warns and goes on
+            log.warning("simulated PBX: SayNumber(%s) on %s is no number", data, channel.name)
+            return True
+        self._sleep(channel, SAY_DIGIT_SECONDS * len(number.lstrip("-")))
         return False
 
     def _music_on_hold(self, channel: Channel, data: str) -> bool:
