@@ -34,7 +34,6 @@ SPEED = 20.0
 SHIPPED = Path("config/asterisk/extensions.conf")
 
 
-
 @dataclass
 class Rig:
     pbx: Pbx
@@ -43,6 +42,10 @@ class Rig:
     ami_events: list[dict[str, Any]] = field(default_factory=list)
     ended: list[CallEnded] = field(default_factory=list)
     acd_events: list[AcdEvent] = field(default_factory=list)
+
+    def of(self, kind: type) -> list[Any]:
+        """The ACD's events of one kind, in order."""
+        return [e for e in self.acd_events if isinstance(e, kind)]
 
 
 @pytest.fixture

@@ -5,86 +5,32 @@ on the shipped dialplan, with the tracker and the ACD as in production."""
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from routing_rig import Rig
 from waiting import until as _until
 
-from acd.events import AcdEvent, CallAnswered, CallbackDialled, CallbackFailed, CallbackRequested
+from acd.events import CallAnswered, CallbackDialled, CallbackFailed, CallbackRequested
 from acd.model import AgentState
-from callcenter.asterisk.render import load_dialplan
-from callcenter.routing.config import AcdFile, build
-from callcenter.routing.service import RoutingService
-from callcenter.settings import Settings
-from callcenter.simulator.ami_server import AmiServer
-from callcenter.simulator.clock import LoopClock
-from callcenter.simulator.pbx import Pbx
-from callcenter.simulator.people import AgentBehaviour, CallerBehaviour, CustomerBehaviour, People, Span
-from cti.connection import AmiConnection
-from cti.events import CallEnded, DomainEvent
-from cti.pipeline import CtiPipeline
-from cti.tracker import Tracker
+from callcenter.routing.config import AcdFile
+from callcenter.simulator.people import AgentBehaviour, CallerBehaviour, CustomerBehaviour, Span
 
-SPEED = 20.0
-SHIPPED = Path("config/asterisk/extensions.conf")
 ACD = AcdFile.model_validate({
     "queues": {"support": {"callback": {"dial_timeout": 20, "retry_after": 30, "max_attempts": 2}}},
     "agents": {"agent1001": {"queues": ["support"], "login": "auto"}},
 })
 
 
-@dataclass
-class Rig:
-    pbx: Pbx
-    people: People
-    routing: RoutingService
-    ami: list[dict[str, Any]] = field(default_factory=list)
-    ended: list[CallEnded] = field(default_factory=list)
-    acd: list[AcdEvent] = field(default_factory=list)
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.acd if isinstance(e, kind)]
-
-
 @asynccontextmanager
-async def rig() -> AsyncIterator[Rig]:
-    settings = Settings.model_validate({"asterisk": {"fastagi_port": 1, "record_calls": False}})  # no IVR here
-    pbx = Pbx(load_dialplan(settings, SHIPPED), LoopClock(SPEED))
-    people = People(pbx, random.Random(6))
-    people.add_trunk(behaviour=CustomerBehaviour(answer_after=Span(2, 2), talk=Span(600, 600)))
-    people.add_agent("agent1001", "1001", "Agent One", AgentBehaviour(Span(1, 1), 0.0, Span(10, 10)))
-    server = AmiServer(pbx, port=0, username="cc", secret="ccsecret")
-    await server.start()
-    the_rig = Rig(pbx, people, None)  # type: ignore[arg-type]
-    pbx.listeners.append(the_rig.ami.append)
-
-    def publish(events: list[DomainEvent]) -> None:
-        the_rig.ended.extend(e for e in events if isinstance(e, CallEnded))
-        for event in events:
-            the_rig.routing.handle(event)
-
-    pipeline = CtiPipeline(Tracker(), publish, clock=pbx.clock.now)
-    connection = AmiConnection("127.0.0.1", server.port, "cc", "ccsecret", on_event=pipeline.on_event,
-                               on_ready=pipeline.on_ready, on_down=pipeline.on_down)
-    the_rig.routing = RoutingService(build(ACD, Path("acd.yaml")), connection.send, pbx.clock.now,
-                                     the_rig.acd.extend, speed=SPEED)
-    loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(connection.run()), loop.create_task(the_rig.routing.run())]
-    try:
-        await _until(lambda: pipeline.stats.resyncs > 0)
-        the_rig.routing.restore([], pbx.clock.now())
+async def rig(make_rig: Callable[[AcdFile], Any]) -> AsyncIterator[Rig]:
+    """agent1001 answers after a second and talks 10 s; the trunk's customers answer after 2 s."""
+    async with make_rig(ACD) as the_rig:
+        the_rig.people.add_trunk(behaviour=CustomerBehaviour(answer_after=Span(2, 2), talk=Span(600, 600)))
+        the_rig.people.add_agent("agent1001", "1001", "Agent One", AgentBehaviour(Span(1, 1), 0.0, Span(10, 10)))
         the_rig.routing.pause("agent1001", "break")  # nobody free: the caller waits
         yield the_rig
-    finally:
-        await connection.close()
-        tasks[1].cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.stop()
 
 
 async def _waiting_caller(r: Rig, number: str) -> str:
@@ -93,14 +39,14 @@ async def _waiting_caller(r: Rig, number: str) -> str:
     return caller.linkedid
 
 
-async def test_a_callback_rings_the_agent_then_the_customer() -> None:
-    async with rig() as r:
+async def test_a_callback_rings_the_agent_then_the_customer(make_rig: Callable[[AcdFile], Any]) -> None:
+    async with rig(make_rig) as r:
         call_id = await _waiting_caller(r, "5557777")
         out = r.routing.request_callback(call_id)
         assert [type(e).__name__ for e in out] == ["CallbackRequested"]
         # the caller hears it will be called back and leaves the line; its place stays
         await _until(lambda: any(e.record.call_id == call_id for e in r.ended))
-        exits = [e for e in r.ami if e["Event"] == "Newexten" and e["Context"] == "cc-exit"]
+        exits = [e for e in r.ami_events if e["Event"] == "Newexten" and e["Context"] == "cc-exit"]
         assert exits and exits[0]["Exten"] == "callback"
         assert r.routing.router.waiting_calls("support") == [call_id]
         r.routing.resume("agent1001")  # the agent is free: reserved for the callback, its phone rings first
@@ -119,8 +65,8 @@ async def test_a_callback_rings_the_agent_then_the_customer() -> None:
         assert r.of(CallbackRequested) and r.routing.router.call(call_id) is None
 
 
-async def test_a_busy_number_is_tried_again_then_given_up() -> None:
-    async with rig() as r:
+async def test_a_busy_number_is_tried_again_then_given_up(make_rig: Callable[[AcdFile], Any]) -> None:
+    async with rig(make_rig) as r:
         call_id = await _waiting_caller(r, "5550000")  # busy (the simulated customers' rule)
         r.routing.request_callback(call_id)
         r.routing.resume("agent1001")
