@@ -35,6 +35,7 @@ from acd.events import (
     AgentPauseDeferred,
     CallAbandoned,
     CallAnswered,
+    CallbackRequested,
     InputIgnored,
     WrapUpExtended,
 )
@@ -242,6 +243,23 @@ class Router(RecoveringCore):
         out.append(CallAbandoned(now, call_id, call.queue, now - call.arrived_at, call.agent_id))
         if call.agent_id is not None:
             self._agent_ready(self._agents[call.agent_id], now, out)
+        return out
+
+    def callback_arrived(self, call: Call, number: str, now: float) -> Out:
+        """A caller who asked to be called back without waiting on the line (the IVR's callback, once the
+        call is over): it joins its queue as a callback, in arrival order, and meets the queue's rules."""
+        if call.call_id in self._calls:
+            return [InputIgnored(now, "callback_arrived", call.call_id, "call already known")]
+        if call.queue not in self._queues:
+            return [InputIgnored(now, "callback_arrived", call.call_id, f"unknown queue {call.queue!r}")]
+        if not number:
+            return [InputIgnored(now, "callback_arrived", call.call_id, "no number to call back")]
+        self._seq += 1
+        record = CallRecord(call, self._seq, now, call.queue, now)
+        record.callback_number = number
+        self._calls[call.call_id] = record
+        out: Out = [CallbackRequested(now, call.call_id, call.queue, number)]
+        self._enter_queue(record, call.queue, now, out)
         return out
 
     def request_callback(self, call_id: str, now: float, number: str | None = None) -> Out:

@@ -90,6 +90,7 @@ call_ops = st.tuples(st.sampled_from(["connect", "unanswered", "abandon", "end",
                      st.integers(0, 1000))
 arrivals = st.tuples(st.just("arrive"), st.integers(0, len(QUEUES) - 1), st.integers(0, 2),
                      st.integers(0, len(CALL_SKILLS) - 1), st.booleans())
+callback_arrivals = st.tuples(st.just("callback_arrive"), st.integers(0, len(QUEUES) - 1))  # the IVR's callbacks
 advances = st.tuples(st.just("advance"), st.sampled_from([0, 1, 5, 10, 15, 20, 31, 45, 60, 121]))
 logins = st.tuples(st.just("log_in"), st.integers(0, 1000))
 answers = st.tuples(st.just("connect"), st.integers(0, 1000))
@@ -98,7 +99,7 @@ logouts = st.tuples(st.just("log_out"), st.integers(0, 1000))
 changes = st.tuples(st.just("change"), st.integers(0, 1000))
 # the common inputs drawn more often, so that streams reach busy queues, relaxation and callbacks
 streams = st.lists(st.one_of(agent_ops, call_ops, arrivals, arrivals, advances, advances, logins, answers, hangups,
-                             logouts, changes), max_size=120)
+                             logouts, changes, callback_arrivals), max_size=120)
 
 
 @dataclass
@@ -121,6 +122,11 @@ class Run:
             self.arrived.append(call_id)
             out = r.call_arrived(Call(call_id, QUEUES[q].name, prio, CALL_SKILLS[skills],
                                       number="0600" if has_number else None), self.now)
+        elif kind == "callback_arrive":
+            assert isinstance(op[1], int)
+            call_id = f"c{len(self.arrived)}"
+            self.arrived.append(call_id)
+            out = r.callback_arrived(Call(call_id, QUEUES[op[1]].name), "0600", self.now)
         elif kind in CALL_INPUT_PHASES:
             assert isinstance(op[1], int)
             # pick among the callers in a phase where this input applies (now and then one that is not)

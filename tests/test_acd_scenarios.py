@@ -660,3 +660,18 @@ def test_hours_that_never_close_are_looked_at_again_after_the_horizon_not_on_eve
     assert horizon is not None and horizon - 1000 > 365 * 86400  # armed once, at the first arrival
     assert r.tick(horizon) == [] and r.next_deadline() == 2 * horizon - 1000  # and again then
     assert r.waiting_calls("billing") == ["c1", "c2"]
+
+
+def test_a_callback_from_the_ivr_joins_the_queue_as_a_callback_and_meets_its_rules() -> None:
+    q = QueueConfig("billing", BILLING, callback=CallbackRule(dial_timeout=25, retry_after=300, max_attempts=2))
+    r = router(q)
+    r.call_arrived(Call("c1", "billing"), 0)
+    assert r.callback_arrived(Call("cb", "billing"), "0611", 5) == [
+        CallbackRequested(5, "cb", "billing", "0611"), CallQueued(5, "cb", "billing", 0, 2)]
+    assert r.position("cb") == 2  # behind the caller who came first
+    r.call_abandoned("c1", 6)  # the caller ahead hangs up: the callback is next
+    out = r.log_in(agent("a1"), 10)
+    assert CallbackDialled(10, "cb", "a1", "billing", "0611", 1, 35) in out
+    assert [type(e).__name__ for e in r.callback_arrived(Call("cb", "billing"), "0611", 11)] == ["InputIgnored"]
+    assert [type(e).__name__ for e in r.callback_arrived(Call("x", "billing"), "", 11)] == ["InputIgnored"]
+    assert [type(e).__name__ for e in r.callback_arrived(Call("y", "nowhere"), "0611", 11)] == ["InputIgnored"]

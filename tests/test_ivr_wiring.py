@@ -20,8 +20,10 @@ from callcenter.routing.config import load_acd_config
 from callcenter.routing.service import RoutingService
 from callcenter.settings import IvrSettings, Settings
 from cti import contract
+from cti.events import CallEnded, CallStarted
+from cti.records import CallOutcome, CallRecord, Direction
 from ivr import outcome
-from ivr.effects import CreateTicket, CustomerInfo, HttpRequest, SaveSurvey
+from ivr.effects import CreateTicket, CustomerInfo, HttpRequest, RequestCallback, SaveSurvey
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -83,6 +85,23 @@ async def test_pick_agent_prefers_the_free_agent_of_the_queue(sessions: async_se
     routing.pause("agent1004", "break")
     agent = await services.pick_agent("sales")
     assert agent is not None and (agent.endpoint, agent.number) == ("agent1005", "1005")
+
+
+async def test_a_callback_the_ivr_takes_reaches_the_acd_when_the_call_ends(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    async def send(action: object) -> None:
+        return None
+
+    routing = RoutingService(load_acd_config(ROOT / "config" / "acd.yaml"), send, lambda: 1000.0)  # type: ignore[arg-type]
+    routing.restore([], 1000.0)
+    services = CallCenterServices(sessions, CustomerService(sessions), routing)
+    routing.handle(CallStarted(990.0, "c1", Direction.INBOUND, "5551001", None, "8005550100", "PJSIP/cc-trunk-1"))
+    assert await services.request_callback(RequestCallback("c1", "5550123", "billing", "")) is None
+    assert routing.router.call("c1") is None  # not while the caller is on the line
+    routing.handle(CallEnded(1000.0, "c1", CallRecord("c1", Direction.INBOUND, "5551001", "8005550100", None, None,
+                                                      (), CallOutcome.ABANDONED, 990.0, None, 1000.0, 10.0, 0, 0)))
+    view = routing.router.call("c1")
+    assert view is not None and (view.queue, view.callback_number) == ("billing", "5550123")
 
 
 def test_the_composition_root_builds_the_server(tmp_path: Path) -> None:

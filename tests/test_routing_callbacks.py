@@ -5,8 +5,9 @@ on the shipped dialplan, with the tracker and the ACD as in production."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from routing_rig import Rig
@@ -14,8 +15,11 @@ from waiting import until as _until
 
 from acd.events import CallAnswered, CallbackDialled, CallbackFailed, CallbackRequested
 from acd.model import AgentState
-from callcenter.routing.config import AcdFile
+from callcenter.routing.config import AcdFile, build
+from callcenter.routing.service import RoutingService
 from callcenter.simulator.people import AgentBehaviour, CallerBehaviour, CustomerBehaviour, Span
+from cti.events import CallEnded, CallStarted
+from cti.records import CallOutcome, CallRecord, Direction
 
 ACD = AcdFile.model_validate({
     "queues": {"support": {"callback": {"dial_timeout": 20, "retry_after": 30, "max_attempts": 2}}},
@@ -76,3 +80,37 @@ async def test_a_busy_number_is_tried_again_then_given_up(make_rig: Callable[[Ac
         assert [d.attempt for d in r.of(CallbackDialled)] == [1, 2]
         assert not r.of(CallAnswered)
         assert r.routing.router.call(call_id) is None
+
+
+async def test_a_callback_taken_by_the_ivr_joins_the_queue_once_the_call_is_over() -> None:
+    """The IVR notes the request during the call; the ACD takes it at CallEnded (the caller's line is free
+    then), reserves the agent and dials; a call an agent answered after all is not called back."""
+    sent: list[Mapping[str, str]] = []
+
+    async def send(action: Mapping[str, str]) -> Mapping[str, Any]:
+        sent.append(action)
+        return {"Response": "Success"}
+
+    service = RoutingService(build(ACD, Path("acd.yaml")), send, lambda: 1000.0)
+    service.restore([], 1000.0)
+    service.pause("agent1001", "break")
+    for call_id in ("ivr-cb", "answered-cb"):
+        service.handle(CallStarted(990.0, call_id, Direction.INBOUND, "5551001", None, "8005550100",
+                                   f"PJSIP/cc-trunk-{call_id}"))
+        service.note_ivr_callback(call_id, "support", "5550123")
+    assert service.router.call("ivr-cb") is None  # nothing before the call is over
+    service.handle(CallEnded(1000.0, "answered-cb", _record("answered-cb", CallOutcome.ANSWERED)))
+    service.handle(CallEnded(1000.0, "ivr-cb", _record("ivr-cb", CallOutcome.ABANDONED)))
+    view = service.router.call("ivr-cb")
+    assert view is not None and view.callback_number == "5550123" and view.queue == "support"
+    assert service.router.call("answered-cb") is None
+    service.resume("agent1001")
+    await service.drain()
+    [originate] = [a for a in sent if a["Action"] == "Originate"]
+    assert originate["ChannelId"] == "cb-ivr-cb-1" and originate["Exten"] == "5550123"
+    assert service.router.agent_state("agent1001") is AgentState.RESERVED
+
+
+def _record(call_id: str, outcome: CallOutcome) -> CallRecord:
+    return CallRecord(call_id, Direction.INBOUND, "5551001", "8005550100", "support", None, (), outcome,
+                      990.0, None, 1000.0, 10.0, 0.0, 0.0)

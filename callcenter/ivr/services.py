@@ -92,9 +92,11 @@ class CallCenterServices:
                                         queue=answer.queue or None))
 
     async def request_callback(self, request: RequestCallback) -> None:
-        # The ACD's callback list is fed from the channel (CC_CALLBACK) when the call ends; noted here.
         log.info("IVR: callback requested to %s (queue %s, call %s)", request.number, request.queue or "-",
                  request.call_id)
+        if self.routing is not None and request.call_id and request.number:
+            # the ACD takes it when the call is over (the line is free then): see note_ivr_callback
+            self.routing.note_ivr_callback(request.call_id, request.queue or None, request.number)
 
 
 def _fetch(request: HttpRequest) -> Any:

@@ -45,7 +45,7 @@ from cti.events import (
 from cti.events import (
     CallAbandoned as TrackerCallAbandoned,
 )
-from cti.records import LiveCall
+from cti.records import CallOutcome, LiveCall
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,9 @@ class RoutingService:
         self._callbacks: dict[str, str] = {}
         self._callbacks_answered: set[str] = set()
         self._announced: dict[str, float] = {}  # waiting caller -> when it was last told its place (clock)
+        # callbacks the IVR took (call -> queue asked for, number): they join the queue once the call is
+        # over, so that the number is free when it is dialled
+        self._ivr_callbacks: dict[str, tuple[str | None, str]] = {}
 
     # ---- agents --------------------------------------------------------------------------------------
     def log_in(self, agent_id: str, *, reason: str | None = None) -> list[AcdEvent]:
@@ -193,8 +196,11 @@ class RoutingService:
             return self._apply(self._gone(event.call_id, now))
         if isinstance(event, CallEnded):
             out = self._gone(event.record.call_id, now)
-            self._callers.pop(event.record.call_id, None)
+            caller = self._callers.pop(event.record.call_id, None)
             self._announced.pop(event.record.call_id, None)
+            asked = self._ivr_callbacks.pop(event.record.call_id, None)
+            if asked is not None and event.record.outcome is CallOutcome.ABANDONED:  # no agent spoke to it
+                out += self._ivr_callback(event.record.call_id, *asked, caller, now)
             return self._apply(out)
         if isinstance(event, PbxShutdown):
             ended: list[AcdEvent] = []
@@ -341,6 +347,19 @@ class RoutingService:
         if caller is not None and not any(isinstance(e, InputIgnored) for e in out):
             self._carry_out(self._to_exit(caller, contract.EXIT_CALLBACK))
         return out
+
+    def note_ivr_callback(self, call_id: str, queue: str | None, number: str) -> None:
+        """The IVR took a callback request on this call: once the call is over (and unless an agent
+        spoke to the caller after all), it joins the queue as a callback to `number`."""
+        self._ivr_callbacks[call_id] = (queue, number)
+
+    def _ivr_callback(self, call_id: str, queue: str | None, number: str, caller: _Caller | None,
+                      now: float) -> list[AcdEvent]:
+        name = queue if queue in self.config.queue_names else (caller.queue if caller else None)
+        name = name or self.config.default_queue
+        log.info("call %s: the callback the IVR took joins queue %s (number %s)", call_id, name, number)
+        return self.router.callback_arrived(Call(call_id, name, number=caller.number if caller else None),
+                                            number, now)
 
     async def _to_exit(self, caller: _Caller, extension: str) -> None:
         async with caller.turn:
