@@ -220,6 +220,34 @@ class Router(RecoveringCore):
             self._agent_ready(agent, now, out)
         return out
 
+    def direct_call_started(self, agent_id: str, call_id: str, now: float) -> Out:
+        """The agent's phone is in a call the ACD did not route (a transfer straight to them, a call they
+        dialled): while it lasts they are on that call and offered nobody. A wrap-up ends there; a paused
+        agent stays paused (the call does not make them ready)."""
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.state not in (AgentState.AVAILABLE, AgentState.WRAP_UP):
+            return [self._ignored(now, "direct_call_started", agent_id, agent)]
+        if call_id in self._calls:
+            return [InputIgnored(now, "direct_call_started", call_id, "a call the ACD routes")]
+        out: Out = []
+        self._leave_available(agent)
+        agent.version += 1  # a wrap-up timer is stale now
+        self._set_state(agent, AgentState.ON_CALL, now, out, call_id=call_id)
+        return out
+
+    def direct_call_ended(self, agent_id: str, call_id: str, now: float) -> Out:
+        """That call is over: the agent is ready again (no wrap-up: no queue's call), or logs out or
+        pauses if they asked meanwhile."""
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.state is not AgentState.ON_CALL or agent.call_id != call_id or call_id in self._calls:
+            return [self._ignored(now, "direct_call_ended", agent_id, agent)]
+        out: Out = []
+        if agent.pending_logout:
+            self._log_out(agent, now, out)
+        else:
+            self._agent_ready(agent, now, out)
+        return out
+
     def offer_unanswered(self, call_id: str, now: float) -> Out:
         """Asterisk reports the agent's leg ended without answer (NOANSWER, BUSY, rejected)."""
         call = self._calls.get(call_id)

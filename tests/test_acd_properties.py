@@ -82,9 +82,12 @@ AGENT_INPUT_STATES = {
     "change": set(AgentState) - {AgentState.LOGGED_OUT},
     "pause": set(AgentState) - {AgentState.LOGGED_OUT}, "resume": {AgentState.NOT_READY},
     "end_wrap_up": {AgentState.WRAP_UP}, "extend": {AgentState.WRAP_UP},
+    # calls the ACD did not route: a transfer straight to the agent, a call they dialled
+    "direct_start": {AgentState.AVAILABLE, AgentState.WRAP_UP}, "direct_end": {AgentState.ON_CALL},
 }
 
-agent_ops = st.tuples(st.sampled_from(["log_in", "log_out", "pause", "resume", "end_wrap_up", "extend", "change"]),
+agent_ops = st.tuples(st.sampled_from(["log_in", "log_out", "pause", "resume", "end_wrap_up", "extend", "change",
+                                       "direct_start", "direct_end"]),
                       st.integers(0, 1000))
 call_ops = st.tuples(st.sampled_from(["connect", "unanswered", "abandon", "end", "callback", "callback_failed"]),
                      st.integers(0, 1000))
@@ -149,7 +152,10 @@ class Run:
                    "resume": lambda: r.resume(agent_id, self.now),
                    "end_wrap_up": lambda: r.end_wrap_up(agent_id, self.now),
                    "extend": lambda: r.extend_wrap_up(agent_id, 30, self.now),
-                   "change": lambda: r.change_agent(changed, self.now)}[str(kind)]()
+                   "change": lambda: r.change_agent(changed, self.now),
+                   "direct_start": lambda: r.direct_call_started(agent_id, f"d-{agent_id}", self.now),
+                   "direct_end": lambda: r.direct_call_ended(agent_id, r.agent_call(agent_id) or "none", self.now),
+                   }[str(kind)]()
         self.outputs.append(out)
         return out
 
@@ -187,6 +193,10 @@ def check_state(run: Run, out: list[AcdEvent], from_tick: bool) -> None:
             expected = AgentState.ON_CALL if view.phase is CallPhase.CONNECTED else AgentState.RESERVED
             assert r.agent_state(view.agent_id) is expected
             assert r.agent_call(view.agent_id) == view.call_id
+    routed = {v.agent_id for v in views}
+    for agent_id in agents:  # on a call the ACD does not know: only a direct one, and never offered
+        if r.agent_state(agent_id) is AgentState.ON_CALL and agent_id not in routed:
+            assert r.agent_call(agent_id) == f"d-{agent_id}"
     free = {a for a in agents if r.agent_state(a) is AgentState.AVAILABLE}
     for queue in QUEUES:
         assert set(r.free_agents(queue.name)) == {a for a in free if queue.name in agents[a].queues}

@@ -24,6 +24,7 @@ from test_desktop_support import (
     until,
 )
 
+from acd.model import AgentState
 from callcenter.app import CallCenter
 from callcenter.auth.service import Role
 from callcenter.customers.models import InteractionRow, TicketRow
@@ -105,10 +106,13 @@ async def test_blind_transfer_to_an_agent_and_hang_up(center: CallCenter, agent:
     assert response.status_code == 200, response.text
     await until(lambda: call.agent == BOT and call.status is CallStatus.TALKING, what="with the bot")
     assert [t["kind"] for t in call.transfers] == ["redirect"]
+    # the ACD knows the bot is busy with a call it did not route: no queued caller is offered to it
+    assert center.routing.agent_states()[BOT] is AgentState.ON_CALL
     # a supervisor may hang up any call: the bot's leg goes, the caller hears goodbye
     staff = await sign_in(center, "supervisor")
     assert (await staff.post(f"/api/calls/{call.call_id}/hangup")).status_code == 200
     await until(lambda: call.status in (CallStatus.NO_AGENT, CallStatus.ENDED), what="hung up")
+    await until(lambda: center.routing.agent_states()[BOT] is AgentState.AVAILABLE, what="the bot free again")
     await staff.aclose()
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from acd.events import CallOffered
-from acd.model import SkillRequirement
+from acd.model import AgentState, SkillRequirement
 from callcenter.routing.config import AcdFile, build
 from callcenter.routing.service import RoutingService, parse_skills
-from cti.events import CallQueued, CallStarted, QueueSource
-from cti.records import Direction, LiveCall
+from cti.events import CallEnded, CallQueued, CallStarted, QueueSource
+from cti.records import CallOutcome, CallRecord, Direction, LiveCall
 
 ACD = AcdFile.model_validate({
     "queues": {"support": {"skills": {"support": 1}}},
@@ -98,3 +98,18 @@ async def test_a_restarted_server_takes_waiting_callers_back_with_what_the_ivr_h
 
 async def _no_send(action: Mapping[str, str]) -> Mapping[str, Any]:
     return {"Response": "Success"}
+
+
+async def test_an_agent_who_dials_out_is_offered_nobody_until_the_call_ends() -> None:
+    service, _ = _service()
+    service.resume("agent1001")  # free
+    service.handle(CallStarted(1000.0, "out1", Direction.OUTBOUND, "1001", None, "5550199",
+                               "PJSIP/agent1001-0000000a"))
+    assert service.router.agent_state("agent1001") is AgentState.ON_CALL
+    _call(service, "c1")
+    assert service.router.waiting_calls("support") == ["c1"]  # not offered to the agent on the phone
+    service.handle(CallEnded(1010.0, "out1", CallRecord("out1", Direction.OUTBOUND, "1001", "5550199", None,
+                                                        "agent1001", (), CallOutcome.ANSWERED, 1000.0, 1001.0,
+                                                        1010.0, 1.0, 9.0, 0.0)))
+    view = service.router.call("c1")
+    assert view is not None and view.agent_id == "agent1001"  # free again: the waiting caller is offered

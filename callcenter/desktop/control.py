@@ -5,10 +5,9 @@ simulated PBX alike.
   `g` in the connect context.
 - Blind transfer, by `Redirect` of the caller's channel (names from `cti.contract`):
   - to an agent: `cc-connect,<agent>,1`, whose Dial rings that agent for the caller's CC_RING_TIMEOUT and
-    sends the caller back to waiting on no answer (so the ACD routes it again). Gap: the ACD does not
-    take part, so the target agent is only checked to be available; until the call ends the ACD still
-    counts them available and may offer them a queued caller too (their phone would ring a second
-    time). A router input "direct transfer to agent" is the fix, in `acd/`.
+    sends the caller back to waiting on no answer (so the ACD routes it again). The target must be
+    available; from the moment their phone rings the ACD counts them on that call (the routing service
+    sees a ring it did not decide: `Router.direct_call_started`) and offers them nobody until it ends.
   - to a queue: `Setvar CC_QUEUE`, then `cc-wait,s,1`; the waiting context announces the caller
     (CCWaiting) and the ACD routes it like a new arrival.
   - to a number: `cc-outbound,<number>,1`, which dials it over the trunk.

@@ -45,7 +45,10 @@ from cti.events import (
 from cti.events import (
     CallAbandoned as TrackerCallAbandoned,
 )
-from cti.records import CallOutcome, LiveCall
+from cti.events import (
+    CallOffered as TrackerCallOffered,
+)
+from cti.records import CallOutcome, Direction, LiveCall
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,11 @@ Send = Callable[[Mapping[str, str]], Awaitable[Mapping[str, Any]]]
 
 ANNOUNCE_SCAN = 5.0  # clock seconds between two looks for waiting callers due an announcement
 ANNOUNCE_MIN_MINUTES = 2  # a shorter expected wait is not announced ("1 minutes", or a promise too close)
+
+
+def _endpoint(channel: str) -> str:
+    """`PJSIP/agent1001-0000002a` -> `agent1001` (Asterisk's channel name: technology/endpoint-sequence)."""
+    return channel.partition("/")[2].rpartition("-")[0]
 
 
 def parse_skills(text: str | None) -> tuple[SkillRequirement, ...] | None:
@@ -117,6 +125,8 @@ class RoutingService:
         # callbacks the IVR took (call -> queue asked for, number): they join the queue once the call is
         # over, so that the number is free when it is dialled
         self._ivr_callbacks: dict[str, tuple[str | None, str]] = {}
+        # agents on a call the ACD did not route (a transfer straight to them, a call they dialled): agent -> call
+        self._direct: dict[str, str] = {}
 
     # ---- agents --------------------------------------------------------------------------------------
     def log_in(self, agent_id: str, *, reason: str | None = None) -> list[AcdEvent]:
@@ -166,6 +176,9 @@ class RoutingService:
             return self._callback_event(event, self._callbacks[event.record.call_id], now)
         if isinstance(event, CallStarted):
             self._callers[event.call_id] = _Caller(event.channel, event.caller)
+            agent = _endpoint(event.channel)
+            if self._restored and event.direction is Direction.OUTBOUND and agent in self.config.agents:
+                return self._direct_started(agent, event.call_id, now)  # the agent dialled out
             return []
         if not self._restored:
             # until the first resync has been taken in whole (`restore`), the router stays empty: the
@@ -173,7 +186,13 @@ class RoutingService:
             return []
         if isinstance(event, CallQueued):
             return self._apply(self._arrived(event, now))
+        if isinstance(event, TrackerCallOffered):
+            if not self._offered_to(event.call_id, event.agent) and event.agent in self.config.agents:
+                return self._direct_started(event.agent, event.call_id, now)  # e.g. a transfer to the agent
+            return []
         if isinstance(event, OfferUnanswered):
+            if self._direct.get(event.agent) == event.call_id:
+                return self._direct_ended(event.agent, now)
             # only the ring the router is waiting on: a ring it already took back (an agent who logged
             # out) or timed out may end after the caller was offered to someone else
             if not self._offered_to(event.call_id, event.agent):
@@ -191,6 +210,8 @@ class RoutingService:
                 return []
             return self._apply(self.router.call_connected(event.call_id, now))
         if isinstance(event, AgentDisconnected):
+            if self._direct.get(event.agent) == event.call_id:
+                return self._direct_ended(event.agent, now)
             return self._apply(self.router.call_ended(event.call_id, now))
         if isinstance(event, TrackerCallAbandoned):
             return self._apply(self._gone(event.call_id, now))
@@ -201,6 +222,8 @@ class RoutingService:
             asked = self._ivr_callbacks.pop(event.record.call_id, None)
             if asked is not None and event.record.outcome is CallOutcome.ABANDONED:  # no agent spoke to it
                 out += self._ivr_callback(event.record.call_id, *asked, caller, now)
+            for agent in [a for a, c in self._direct.items() if c == event.record.call_id]:
+                out += self._direct_ended(agent, now)
             return self._apply(out)
         if isinstance(event, PbxShutdown):
             ended: list[AcdEvent] = []
@@ -208,8 +231,23 @@ class RoutingService:
                 ended += self._gone(call_id, now)
             self._callers.clear()
             self._announced.clear()
+            for agent in list(self._direct):
+                ended += self._direct_ended(agent, now)
             return self._apply(ended)
         return []
+
+    def _direct_started(self, agent: str, call_id: str, now: float) -> list[AcdEvent]:
+        """A call the ACD did not route reached the agent's phone: busy with it until it ends."""
+        out = self._apply(self.router.direct_call_started(agent, call_id, now))
+        if self.router.agent_call(agent) == call_id:
+            self._direct[agent] = call_id
+            log.info("agent %s is on call %s, which the ACD did not route: offered nobody until it ends",
+                     agent, call_id)
+        return out
+
+    def _direct_ended(self, agent: str, now: float) -> list[AcdEvent]:
+        call_id = self._direct.pop(agent)
+        return self._apply(self.router.direct_call_ended(agent, call_id, now))
 
     def _arrived(self, queued: CallQueued, now: float) -> list[AcdEvent]:
         call_id, queue = queued.call_id, queued.queue
