@@ -323,6 +323,12 @@ class RouterCore:
         if not queue.free:
             return
         groups = queue.groups((call.stage, call.call.skills))
+        preferred = call.call.preferred_agent
+        if preferred is not None and queue.is_free(preferred):
+            agent = self._agents[preferred]
+            if matches(agent.config.skills, groups):
+                self._offer(call, agent, now, out)
+                return
         customer = call.call.customer_id
         if queue.config.policy is RoutingPolicy.LAST_AGENT and customer in self._last_agent:
             agent_id, served_at = self._last_agent[customer]

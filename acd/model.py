@@ -194,6 +194,7 @@ class Call:
     skills: tuple[SkillRequirement, ...] = ()  # needed on top of the queue's (e.g. language)
     customer_id: str | None = None
     number: str | None = None           # calling number (ANI): where a callback goes by default
+    preferred_agent: str | None = None  # the IVR's choice: offered the caller when free at its turn
 
     def __post_init__(self) -> None:
         _check_name("call_id", self.call_id)

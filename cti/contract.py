@@ -75,7 +75,7 @@ IVR_VAR_LANGUAGE = "CC_LANGUAGE"              # language the caller chose (also 
 IVR_VAR_IVR_PATH = "CC_IVR_PATH"              # the IVR nodes the caller went through, comma separated (the last 40)
 VAR_IVR_OUTCOME = "CC_IVR_OUTCOME"            # queue / transfer / voicemail / callback / hangup / completed /
                                               # caller-hangup; unset: no IVR, or it failed (default queue applies)
-IVR_VAR_PREFERRED_AGENT = "CC_PREFERRED_AGENT"  # agent endpoint the IVR chose for the queued caller (fault line)
+IVR_VAR_PREFERRED_AGENT = "CC_PREFERRED_AGENT"  # agent endpoint the IVR chose: offered first whenever free
 VAR_TRANSFER = "CC_TRANSFER"                  # outcome transfer: the number the dialplan should dial
 VAR_TRANSFER_AGENT = "CC_TRANSFER_AGENT"      # outcome transfer: the agent endpoint the dialplan should ring
 IVR_VAR_VOICEMAIL = "CC_VOICEMAIL"            # outcome voicemail: the mailbox (box@context) for VoiceMail()

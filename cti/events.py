@@ -58,6 +58,7 @@ class CallQueued:
     priority: int = 0            # what the IVR left on the caller (CC_PRIORITY, CC_SKILLS, CC_CUSTOMER)
     skills: str | None = None    # "skill:level,..."
     customer: str | None = None  # the customer's reference
+    preferred_agent: str | None = None  # the agent the IVR chose (CC_PREFERRED_AGENT)
 
 
 @dataclass(frozen=True, slots=True)

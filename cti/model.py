@@ -116,6 +116,7 @@ class Call:
     priority: int = 0                  # from the IVR (CC_PRIORITY): VIPs higher
     skills: str | None = None          # from the IVR (CC_SKILLS): "support:1,billing:40"
     customer: str | None = None        # from the IVR (CC_CUSTOMER): the identified customer's reference
+    preferred_agent: str | None = None  # from the IVR (CC_PREFERRED_AGENT): the agent to offer first
     waiting: bool = False              # in a queue or the waiting context right now
     in_queue: bool = False             # queued and not connected since
     queue_source_contract: bool = False  # waiting in our waiting context (not in app_queue)
@@ -175,7 +176,7 @@ class Call:
             call_id=self.call_id, direction=self.direction, caller=self.caller, dnis=self.dnis,
             queue=self.queue, state=state, agents=tuple(sorted(set(self.connected.values()))),
             started_at=self.started_at, partial=self.partial, priority=self.priority, skills=self.skills,
-            customer=self.customer,
+            customer=self.customer, preferred_agent=self.preferred_agent,
         )
 
     def to_record(self, now: float) -> CallRecord:

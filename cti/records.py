@@ -132,11 +132,12 @@ class LiveCall:
     agents: tuple[str, ...]   # agents talking to the caller now
     started_at: float
     partial: bool
-    # what the IVR left on the caller for the ACD (CC_PRIORITY, CC_SKILLS, CC_CUSTOMER): a restarted
+    # what the IVR left on the caller for the ACD (CC_PRIORITY, CC_SKILLS, CC_CUSTOMER, CC_PREFERRED_AGENT): a restarted
     # server's router takes waiting callers back with them
     priority: int = 0
     skills: str | None = None
     customer: str | None = None
+    preferred_agent: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -675,3 +675,16 @@ def test_a_callback_from_the_ivr_joins_the_queue_as_a_callback_and_meets_its_rul
     assert [type(e).__name__ for e in r.callback_arrived(Call("cb", "billing"), "0611", 11)] == ["InputIgnored"]
     assert [type(e).__name__ for e in r.callback_arrived(Call("x", "billing"), "", 11)] == ["InputIgnored"]
     assert [type(e).__name__ for e in r.callback_arrived(Call("y", "nowhere"), "0611", 11)] == ["InputIgnored"]
+
+
+def test_the_preferred_agent_is_offered_when_free_else_the_queues_policy_applies() -> None:
+    q = QueueConfig("billing", BILLING)
+    r = router(q)
+    r.log_in(agent("a1"), 0)
+    r.log_in(agent("a2"), 1)  # a1 idle longer: the policy's pick
+    out = r.call_arrived(Call("c1", "billing", preferred_agent="a2"), 5)
+    assert [(e.call_id, e.agent_id) for e in out if isinstance(e, CallOffered)] == [("c1", "a2")]
+    out = r.call_arrived(Call("c2", "billing", preferred_agent="a2"), 6)  # a2 is ringing: not free
+    assert [(e.call_id, e.agent_id) for e in out if isinstance(e, CallOffered)] == [("c2", "a1")]
+    out = r.call_arrived(Call("c3", "billing", preferred_agent="nobody"), 7)  # an unknown name changes nothing
+    assert [type(e).__name__ for e in out] == ["CallQueued"]

@@ -269,7 +269,7 @@ class RoutingService:
                         queued.skills)
         try:
             call = Call(call_id, name, priority=queued.priority, skills=skills or (),
-                        customer_id=queued.customer, number=caller.number)
+                        customer_id=queued.customer, number=caller.number, preferred_agent=queued.preferred_agent)
         except ValueError as exc:  # the IVR's values broke the core's rules: route on the queue alone
             log.warning("call %s: %s; routed on the queue alone", call_id, exc)
             call = Call(call_id, name, number=caller.number)
@@ -313,11 +313,11 @@ class RoutingService:
 
     @staticmethod
     def _restored_call(call: LiveCall, queue: str, number: str | None) -> Call:
-        """The caller as the IVR had left it: priority, extra skills and customer come back too."""
+        """The caller as the IVR had left it: priority, extra skills, customer and preferred agent come back."""
         skills = parse_skills(call.skills) or ()
         try:
             return Call(call.call_id, queue, priority=call.priority, skills=skills, customer_id=call.customer,
-                        number=number)
+                        number=number, preferred_agent=call.preferred_agent)
         except ValueError:
             return Call(call.call_id, queue, number=number)
 
