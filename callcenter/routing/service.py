@@ -24,6 +24,7 @@ from acd.events import (
     CallbackDialled,
     CallExited,
     CallOffered,
+    CallOverflowed,
     InputIgnored,
     OfferWithdrawn,
 )
@@ -336,6 +337,8 @@ class RoutingService:
                 self._carry_out(self._withdraw(event))
             elif isinstance(event, CallbackDialled):
                 self._carry_out(self._dial_callback(event))
+            elif isinstance(event, CallOverflowed):
+                self._carry_out(self._set_queue(event.call_id, event.to_queue))
             elif isinstance(event, CallAbandoned) and event.agent_id is not None:
                 pass  # Dial() in the connect context stops ringing the agent when the caller hangs up
         self.stats.decisions += len(out)
@@ -398,6 +401,18 @@ class RoutingService:
         log.info("call %s: the callback the IVR took joins queue %s (number %s)", call_id, name, number)
         return self.router.callback_arrived(Call(call_id, name, number=caller.number if caller else None),
                                             number, now)
+
+    async def _set_queue(self, call_id: str, queue: str) -> None:
+        """An overflow: CC_QUEUE on the caller names the queue it now waits in, so that the call's record
+        and a restarted server (which reads it back) see the queue that served it."""
+        caller = self._callers.get(call_id)
+        view = self.router.call(call_id)
+        if caller is None or (view is not None and view.callback_number is not None):
+            return  # gone, or a callback off the line
+        caller.queue = queue
+        async with caller.turn:
+            await self._action({"Action": "Setvar", "Channel": caller.channel, "Variable": contract.VAR_QUEUE,
+                                "Value": queue})
 
     async def _to_exit(self, caller: _Caller, extension: str) -> None:
         async with caller.turn:
