@@ -18,7 +18,8 @@ def _label(text: str) -> str:
     return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
-def _summary(node: Node) -> str:
+def summary(node: Node) -> str:
+    """What a node does, in a few words (the second line of its box)."""
     if isinstance(node, model.Queue):
         return f"queue {node.queue}"
     if isinstance(node, model.Transfer):
@@ -35,7 +36,7 @@ def _summary(node: Node) -> str:
 def mermaid(flow: Flow) -> str:
     lines = ["flowchart TD", f"  start((start)) --> {_id(flow.start)}"]
     for node in flow.nodes.values():
-        text = f"{_label(node.id)}<br/>{_label(_summary(node))}"
+        text = f"{_label(node.id)}<br/>{_label(summary(node))}"
         if isinstance(node, model.Branch | model.Hours):
             shape = f'{{"{text}"}}'
         elif node.ENDS or isinstance(node, model.Return):
@@ -45,13 +46,14 @@ def mermaid(flow: Flow) -> str:
         lines.append(f"  {_id(node.id)}{shape}")
     for node in flow.nodes.values():
         for field_name, target in model.targets(node):
-            label = _edge_label(node, field_name)
+            label = edge_label(node, field_name)
             arrow = f' -- "{_label(label)}" --> ' if label else " --> "
             lines.append(f"  {_id(node.id)}{arrow}{_id(target)}")
     return "\n".join(lines) + "\n"
 
 
-def _edge_label(node: Node, field_name: str) -> str:
+def edge_label(node: Node, field_name: str) -> str:
+    """The label of an arrow: the key, the condition or the outcome it stands for (empty: the way on)."""
     if field_name in ("next", "target"):
         return ""
     if field_name.startswith("options."):

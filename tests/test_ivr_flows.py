@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
 import yaml
 
 from ivr.calendar import build_calendar
+from ivr.diagram import svg
 from ivr.expr import ExprError, parse
 from ivr.loader import FlowInvalid, parse_flow
 from ivr.model import KINDS
@@ -179,3 +181,20 @@ def test_the_schema_rejects_what_the_loader_rejects() -> None:
     broken = yaml.safe_load(GOOD.replace("    queue: sales\n", "    queue: sales\n    colour: red\n"))
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+@pytest.mark.parametrize("path", FLOWS, ids=lambda p: p.stem)
+def test_every_shipped_flow_draws_as_an_svg_with_all_its_nodes(path: Path) -> None:
+    flow = parse_flow(path.read_text(encoding="utf-8"), str(path))
+    drawing = ElementTree.fromstring(svg(flow))
+    texts = {t.text for t in drawing.iter("{http://www.w3.org/2000/svg}text")}
+    assert set(flow.nodes) <= texts  # one box per node, titled with its id (all short enough not to be cut)
+
+
+def test_the_diagram_escapes_what_a_condition_says() -> None:
+    branch = ("  check:\n    type: branch\n    cases:\n      - {when: 'ani < 3 and dnis != \"&\"', goto: menu}\n"
+              "    otherwise: sales\n")
+    flow = parse_flow(GOOD.replace("on_failure: sales", "on_failure: check") + branch, "f.yaml")
+    drawing = svg(flow)
+    ElementTree.fromstring(drawing)  # well formed
+    assert "ani &lt; 3" in drawing and "&amp;" in drawing

@@ -9,6 +9,7 @@ import struct
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from auth_support import call_center, signed_in
@@ -88,7 +89,14 @@ async def test_a_flow_as_text_and_as_a_diagram(center: CallCenter) -> None:
         assert graph.status_code == 200 and graph.headers["content-type"].startswith("text/plain")
         assert graph.text.startswith("flowchart TD\n  start((start)) --> n_hello\n")
         assert '  n_ask -- "key 1" --> n_sales\n' in graph.text
-        for path in ("/api/ivr/flows/nope", "/api/ivr/flows/nope/graph", "/api/ivr/flows/fault/graph"):
+        picture = await supervisor.get("/api/ivr/flows/menu/diagram")
+        assert picture.status_code == 200 and picture.headers["content-type"] == "image/svg+xml"
+        assert picture.headers["content-security-policy"] == "default-src 'none'"
+        drawing = ElementTree.fromstring(picture.text)  # well-formed XML: every text escaped
+        texts = [t.text for t in drawing.iter("{http://www.w3.org/2000/svg}text")]
+        assert "ask" in texts and "sales" in texts and "key 1" in texts
+        for path in ("/api/ivr/flows/nope", "/api/ivr/flows/nope/graph", "/api/ivr/flows/fault/graph",
+                     "/api/ivr/flows/fault/diagram"):
             missing = await supervisor.get(path)
             assert missing.status_code == 404, path
             assert missing.json()["detail"].startswith("no flow "), path

@@ -26,6 +26,7 @@ from callcenter.auth.service import Role
 from callcenter.errors import Conflict, Invalid, NotFound, ServiceError
 from callcenter.ivr.cli import prompt_store
 from callcenter.settings import Settings
+from ivr.diagram import svg
 from ivr.fastagi import FastAgiServer
 from ivr.graph import mermaid
 from ivr.loader import FlowInvalid, Problem, parse_flow
@@ -150,6 +151,15 @@ def ivr_routes(server: FastAgiServer | None, settings: Settings, guard: Guard) -
     async def graph(name: str) -> str:
         """The flow in service as a Mermaid flowchart."""
         return mermaid(flow_named(await running(), name))
+
+    @router.get("/flows/{name}/diagram", response_class=Response,
+                responses={200: {"content": {"image/svg+xml": {}}, "description": "an SVG picture"}})
+    async def diagram(name: str) -> Response:
+        """The flow in service drawn as SVG (the admin page shows it as an image)."""
+        picture = svg(flow_named(await running(), name))
+        return Response(picture, media_type="image/svg+xml",
+                        headers={"Content-Security-Policy": "default-src 'none'", "X-Content-Type-Options": "nosniff",
+                                 "Cache-Control": "no-store"})
 
     @router.get("/flows/{name}")
     async def flow_text(name: str) -> Response:

@@ -1,4 +1,4 @@
-"""The desktop pages: `/agent` and `/supervisor`, and their static files under `/static`.
+"""The pages: `/agent`, `/supervisor` and `/admin/ivr` (the IVR flows), and their static files under `/static`.
 
 The pages are shells: they hold no data, and every datum comes over the signed-in API and `/ws`, so they
 are served to anyone (a page that finds nobody signed in goes to `/login?next=...`). A strict Content
@@ -60,5 +60,9 @@ def page_routes(sip_wss_url: str = "") -> APIRouter:
     @router.get("/supervisor")
     async def supervisor_page() -> FileResponse:
         return FileResponse(STATIC / "supervisor.html", headers=headers)
+
+    @router.get("/admin/ivr")
+    async def ivr_page() -> FileResponse:
+        return FileResponse(STATIC / "ivr.html", headers=headers)
 
     return router
