@@ -85,6 +85,13 @@ async def test_an_agent_takes_a_call_from_ring_to_result(browser: object, center
     await expect(page.locator("#me-endpoint")).to_have_text(AGENT)
     await page.click("#login")
     await expect(page.locator("#state-pill")).to_have_text("Ready", timeout=WAIT)
+    # my queues: support is mine and ticked; an agent keeps at least one
+    support = page.locator("#queues input[value=support]")
+    await expect(support).to_be_checked()
+    await support.click()  # the page ticks it again at once
+    await expect(page.locator("#notice")).to_have_text("Keep at least one queue.")
+    await expect(support).to_be_checked()
+    assert center.routing.serving(AGENT) == ("support",)
 
     place_call(center, NUMBER)
     # the screen pop: who calls and why

@@ -77,3 +77,23 @@ async def test_a_supervisor_changes_skills_and_queues_live(center: CallCenter) -
         assert bad_queue.status_code == 409 and "nowhere" in bad_queue.json()["detail"]
     async with signed_in(center, "ada") as http:
         assert (await http.patch("/api/agents/agent1001", json={"queues": ["sales"]})).status_code == 403
+
+
+async def test_an_agent_chooses_which_of_their_queues_to_serve(center: CallCenter) -> None:
+    async with signed_in(center, "ada") as http:  # agent1001: support and billing (config/acd.yaml)
+        assert (await http.post("/api/agents/agent1001/login")).json()["serving"] == ["support", "billing"]
+        chosen = await http.put("/api/agents/agent1001/queues", json={"queues": ["billing"]})
+        assert chosen.status_code == 200
+        assert (chosen.json()["queues"], chosen.json()["serving"]) == (["support", "billing"], ["billing"])
+        assert center.routing.router.free_agents("support") == []  # live: no longer offered support callers
+        assert center.routing.router.free_agents("billing") == ["agent1001"]
+        foreign = await http.put("/api/agents/agent1001/queues", json={"queues": ["sales"]})
+        assert foreign.status_code == 409 and "not assigned" in foreign.json()["detail"]
+        assert (await http.put("/api/agents/agent1001/queues", json={"queues": []})).status_code == 422
+        assert (await http.put("/api/agents/agent1002/queues", json={"queues": ["sales"]})).status_code == 403
+        await http.post("/api/agents/agent1001/logout")
+        assert (await http.post("/api/agents/agent1001/login")).json()["serving"] == ["billing"]  # kept
+    async with signed_in(center, "sue") as http:  # a supervisor's new assignment keeps the choice within it
+        changed = await http.patch("/api/agents/agent1001", json={"queues": ["support"]})
+        assert (changed.json()["queues"], changed.json()["serving"]) == (["support"], ["support"])
+        assert center.routing.router.free_agents("support") == ["agent1001"]

@@ -34,6 +34,11 @@ class AgentChangeIn(BaseModel):
     queues: list[str] | None = Field(None, min_length=1)
 
 
+class QueuesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    queues: list[str] = Field(min_length=1)  # among the agent's assigned queues
+
+
 class CallbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     number: str | None = Field(None, pattern=r"^\+?[0-9]{3,20}$")  # default: the calling number
@@ -49,7 +54,8 @@ class AgentOut:
     agent_id: str
     name: str
     state: str
-    queues: list[str]
+    queues: list[str]   # assigned (acd.yaml, or a supervisor's change)
+    serving: list[str]  # those of them the agent chose to serve now
     skills: dict[str, int]
     call_id: str | None
 
@@ -94,8 +100,8 @@ def routing_routes(routing: RoutingService, guard: Guard,
     def agent_out(agent_id: str) -> AgentOut:
         config = routing.config.agents[agent_id]
         return AgentOut(agent_id, routing.config.names.get(agent_id, agent_id),
-                        routing.router.agent_state(agent_id).value, list(config.queues), dict(config.skills),
-                        routing.router.agent_call(agent_id))
+                        routing.router.agent_state(agent_id).value, list(config.queues),
+                        list(routing.serving(agent_id)), dict(config.skills), routing.router.agent_call(agent_id))
 
     @router.get("/agents")
     async def agents(signed_in: SignedInUser) -> list[AgentOut]:
@@ -123,6 +129,14 @@ def routing_routes(routing: RoutingService, guard: Guard,
     async def log_in(agent_id: str, signed_in: SignedInUser) -> AgentOut:
         may_change(signed_in, agent_id)
         outcome(routing.log_in(agent_id))
+        return agent_out(agent_id)
+
+    @router.put("/agents/{agent_id}/queues")
+    async def choose_queues(agent_id: str, body: QueuesIn, signed_in: SignedInUser) -> AgentOut:
+        """Which of their assigned queues the agent serves now (the agent, or a supervisor for them); live
+        when logged in. Kept until the server restarts."""
+        may_change(signed_in, agent_id)
+        outcome(routing.choose_queues(agent_id, body.queues))
         return agent_out(agent_id)
 
     @router.post("/agents/{agent_id}/logout")

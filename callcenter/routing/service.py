@@ -128,13 +128,39 @@ class RoutingService:
         self._ivr_callbacks: dict[str, tuple[str | None, str]] = {}
         # agents on a call the ACD did not route (a transfer straight to them, a call they dialled): agent -> call
         self._direct: dict[str, str] = {}
+        # the queues an agent chose to serve, among those assigned to them (none chosen: all of them)
+        self._chosen: dict[str, frozenset[str]] = {}
 
     # ---- agents --------------------------------------------------------------------------------------
     def log_in(self, agent_id: str, *, reason: str | None = None) -> list[AcdEvent]:
+        if agent_id not in self.config.agents:
+            return [InputIgnored(self.clock(), "log_in", agent_id, "no such agent in the ACD configuration")]
+        return self._apply(self.router.log_in(self._serving_config(agent_id), self.clock(), reason=reason))
+
+    def serving(self, agent_id: str) -> tuple[str, ...]:
+        """The queues the agent takes callers from: those assigned to them that they chose (all if none)."""
+        assigned = self.config.agents[agent_id].queues
+        chosen = self._chosen.get(agent_id)
+        return tuple(q for q in assigned if chosen is None or q in chosen) or assigned
+
+    def choose_queues(self, agent_id: str, queues: list[str]) -> list[AcdEvent]:
+        """The agent picks which of their assigned queues to serve now (at least one); live if logged in."""
+        now = self.clock()
         agent = self.config.agents.get(agent_id)
         if agent is None:
-            return [InputIgnored(self.clock(), "log_in", agent_id, "no such agent in the ACD configuration")]
-        return self._apply(self.router.log_in(agent, self.clock(), reason=reason))
+            return [InputIgnored(now, "choose_queues", agent_id, "no such agent in the ACD configuration")]
+        foreign = sorted(set(queues) - set(agent.queues))
+        if foreign or not queues:
+            reason = f"{foreign} are not assigned to {agent_id}" if foreign else "choose at least one queue"
+            return [InputIgnored(now, "choose_queues", agent_id, reason)]
+        self._chosen[agent_id] = frozenset(queues)
+        if self.router.agent_state(agent_id) == AgentState.LOGGED_OUT:
+            return []  # the next login uses it
+        return self._apply(self.router.change_agent(self._serving_config(agent_id), now))
+
+    def _serving_config(self, agent_id: str) -> AgentConfig:
+        agent = self.config.agents[agent_id]
+        return AgentConfig(agent_id, dict(agent.skills), self.serving(agent_id))
 
     def log_out(self, agent_id: str) -> list[AcdEvent]:
         return self._apply(self.router.log_out(agent_id, self.clock()))
@@ -156,10 +182,10 @@ class RoutingService:
         unknown = [q for q in agent.queues if q not in self.config.queue_names]
         if unknown:
             return [InputIgnored(self.clock(), "change_agent", agent.agent_id, f"unknown queues {unknown}")]
-        self.config.agents[agent.agent_id] = agent
+        self.config.agents[agent.agent_id] = agent  # the assignment; the agent's choice is kept within it
         if self.router.agent_state(agent.agent_id) == AgentState.LOGGED_OUT:
             return []  # the next login uses it
-        return self._apply(self.router.change_agent(agent, self.clock()))
+        return self._apply(self.router.change_agent(self._serving_config(agent.agent_id), self.clock()))
 
     def agent_states(self) -> dict[str, AgentState]:
         return {agent_id: self.router.agent_state(agent_id) for agent_id in self.config.agents}

@@ -259,6 +259,7 @@ class DesktopFeed:
         configured = self.routing.config.agents.get(agent_id)
         return {"agent": self.agent_json(agent_id),
                 "queues": list(configured.queues) if configured is not None else [],
+                "serving": list(self.routing.serving(agent_id)) if configured is not None else [],
                 "figures": self.figures_json(agent_id),
                 "call": None if call is None else {**call.to_json(now), "screen_pop": call.screen_pop},
                 "after_call": None if after is None else {**after.to_json(now), "screen_pop": after.screen_pop}}

@@ -29,7 +29,7 @@ function onMessage(m) {
 }
 
 function snapshot(m) {
-  S.me = m.me; S.agent = m.agent; S.figures = m.figures; S.queues = m.queues || [];
+  S.me = m.me; S.agent = m.agent; S.figures = m.figures; S.queues = m.queues || []; S.serving = m.serving || S.queues;
   S.dispositions = m.dispositions; S.pauseReasons = m.pause_reasons.filter((r) => r !== "ring-no-answer");
   S.simulated = m.simulated;
   S.call = m.call; S.after = null;
@@ -95,7 +95,34 @@ function renderState() {
   $("wrapup").hidden = state !== "wrap_up";
   $("pending").hidden = !a.pending;
   $("pending").textContent = a.pending ? `After this call: ${a.pending.replace("pause:", "not ready, ")}` : "";
-  $("queues").textContent = S.queues.join(", ") || "–";
+  renderQueues();
+}
+
+// One box per queue assigned to me; ticked: I take its callers. Changed at once (live when logged in).
+function renderQueues() {
+  const box = $("queues");
+  const shown = [...box.querySelectorAll("input")].map((i) => i.value).join(",");
+  if (shown !== S.queues.join(",")) {
+    box.replaceChildren(...S.queues.map((queue) => {
+      const label = el("label", null, "choice");
+      const tick = el("input");
+      tick.type = "checkbox"; tick.value = queue; tick.name = "queue";
+      tick.addEventListener("change", chooseQueues);
+      label.append(tick, document.createTextNode(" " + queue));
+      return label;
+    }));
+  }
+  for (const tick of box.querySelectorAll("input")) tick.checked = S.serving.includes(tick.value);
+}
+
+async function chooseQueues() {
+  const chosen = [...$("queues").querySelectorAll("input:checked")].map((i) => i.value);
+  if (!chosen.length) { notice("Keep at least one queue."); renderQueues(); return; }
+  try {
+    const agent = await api("PUT", agentPath("queues"), { queues: chosen });
+    S.serving = agent.serving;
+  } catch (error) { notice(error.message); }
+  renderQueues();
 }
 
 function renderCall() {
