@@ -33,7 +33,7 @@ OPEN = {
     ("GET", "/api/health"), ("GET", "/api/ready"), ("POST", "/api/auth/login"), ("GET", "/login"),
     ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
     # the desktop pages and their files are shells: every datum comes over the API and /ws
-    ("GET", "/agent"), ("GET", "/supervisor"), ("GET", "/static/{path}"),
+    ("GET", "/agent"), ("GET", "/supervisor"), ("GET", "/admin/ivr"), ("GET", "/static/{path}"),
 }
 # Every other route and the roles that may call it. A new route must be added here, or the walk fails.
 ROLES = {
@@ -67,6 +67,7 @@ ROLES = {
     ("PATCH", "/api/agents/{agent_id}"): EDITORS,
     ("POST", "/api/agents/{agent_id}/login"): EVERYONE,  # an agent: only their own (tested in test_routing_http)
     ("POST", "/api/agents/{agent_id}/logout"): EVERYONE,
+    ("PUT", "/api/agents/{agent_id}/queues"): EVERYONE,
     ("POST", "/api/agents/{agent_id}/pause"): EVERYONE,
     ("POST", "/api/agents/{agent_id}/ready"): EVERYONE,
     ("POST", "/api/agents/{agent_id}/wrap-up/end"): EVERYONE,
@@ -77,6 +78,7 @@ ROLES = {
     ("GET", "/api/ivr/flows"): EDITORS,
     ("GET", "/api/ivr/flows/{name}"): EDITORS,
     ("GET", "/api/ivr/flows/{name}/graph"): EDITORS,
+    ("GET", "/api/ivr/flows/{name}/diagram"): EDITORS,
     ("PUT", "/api/ivr/flows/{name}"): ADMINS,
     ("GET", "/api/ivr/prompts"): EDITORS,
     ("POST", "/api/ivr/prompts"): ADMINS,
