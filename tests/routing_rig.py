@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,3 +85,14 @@ def make_rig(tmp_path: Path) -> Callable[[AcdFile], Any]:
             await server.stop()
 
     return build_rig
+
+
+class RecordingAmi:
+    """Stands in for the AMI connection's `send` where no PBX runs: keeps every action, answers Success."""
+
+    def __init__(self) -> None:
+        self.sent: list[Mapping[str, str]] = []
+
+    async def __call__(self, action: Mapping[str, str]) -> Mapping[str, Any]:
+        self.sent.append(action)
+        return {"Response": "Success"}

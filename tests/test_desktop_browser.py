@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from browser_support import WAIT, chromium, needs_chromium
 from sqlalchemy import select
 from test_desktop_support import (
     AGENT,
@@ -33,24 +33,15 @@ from callcenter.customers.models import InteractionRow, TicketRow
 playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 NUMBER = "+1 212 555 0142"
-WAIT = 15_000  # ms
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                                reason="Debian's chromium is not installed (./scripts/test installs it)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

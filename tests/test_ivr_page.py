@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from browser_support import WAIT, chromium, needs_chromium
 from test_desktop_support import PASSWORDS, base_url, desktop_settings, running_center
 
 from callcenter.app import CallCenter
@@ -23,13 +24,8 @@ playwright_api = pytest.importorskip("playwright.async_api")
 expect = playwright_api.expect
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WAIT = 15_000  # ms
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None and not os.environ.get("CI"),
-                                reason="Debian's chromium is not installed (./scripts/test installs it)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -45,12 +41,8 @@ async def center(tmp_path: Path) -> AsyncIterator[CallCenter]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    async with playwright_api.async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium() as launched:
+        yield launched
 
 
 async def _page(browser: object, center: CallCenter, login: str) -> object:

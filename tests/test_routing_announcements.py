@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from routing_rig import RecordingAmi
 from waiting import until
 
 from callcenter.routing.config import AcdFile, build, load_acd_config
@@ -37,16 +38,10 @@ class _Clock:
 
 
 def _service() -> tuple[RoutingService, list[Mapping[str, str]], _Clock]:
-    sent: list[Mapping[str, str]] = []
-
-    async def send(action: Mapping[str, str]) -> Mapping[str, Any]:
-        sent.append(action)
-        return {"Response": "Success"}
-
-    clock = _Clock()
-    service = RoutingService(build(ACD, Path("acd.yaml")), send, clock)
+    ami, clock = RecordingAmi(), _Clock()
+    service = RoutingService(build(ACD, Path("acd.yaml")), ami, clock)
     service.restore([], clock.now)
-    return service, sent, clock
+    return service, ami.sent, clock
 
 
 def _arrive(service: RoutingService, call_id: str, queue: str, at: float) -> None:

@@ -5,12 +5,12 @@ on the shipped dialplan, with the tracker and the ACD as in production."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from routing_rig import Rig
+from routing_rig import RecordingAmi, Rig
 from waiting import until as _until
 
 from acd.events import CallAnswered, CallbackDialled, CallbackFailed, CallbackRequested
@@ -85,13 +85,8 @@ async def test_a_busy_number_is_tried_again_then_given_up(make_rig: Callable[[Ac
 async def test_a_callback_taken_by_the_ivr_joins_the_queue_once_the_call_is_over() -> None:
     """The IVR notes the request during the call; the ACD takes it at CallEnded (the caller's line is free
     then), reserves the agent and dials; a call an agent answered after all is not called back."""
-    sent: list[Mapping[str, str]] = []
-
-    async def send(action: Mapping[str, str]) -> Mapping[str, Any]:
-        sent.append(action)
-        return {"Response": "Success"}
-
-    service = RoutingService(build(ACD, Path("acd.yaml")), send, lambda: 1000.0)
+    ami = RecordingAmi()
+    service = RoutingService(build(ACD, Path("acd.yaml")), ami, lambda: 1000.0)
     service.restore([], 1000.0)
     service.pause("agent1001", "break")
     for call_id in ("ivr-cb", "answered-cb"):
@@ -106,7 +101,7 @@ async def test_a_callback_taken_by_the_ivr_joins_the_queue_once_the_call_is_over
     assert service.router.call("answered-cb") is None
     service.resume("agent1001")
     await service.drain()
-    [originate] = [a for a in sent if a["Action"] == "Originate"]
+    [originate] = [a for a in ami.sent if a["Action"] == "Originate"]
     assert originate["ChannelId"] == "cb-ivr-cb-1" and originate["Exten"] == "5550123"
     assert service.router.agent_state("agent1001") is AgentState.RESERVED
 

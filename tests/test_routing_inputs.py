@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from routing_rig import RecordingAmi
 
 from acd.events import CallOffered
 from acd.model import AgentState, SkillRequirement
@@ -23,16 +24,11 @@ ACD = AcdFile.model_validate({
 
 
 def _service() -> tuple[RoutingService, list[Mapping[str, str]]]:
-    sent: list[Mapping[str, str]] = []
-
-    async def send(action: Mapping[str, str]) -> Mapping[str, Any]:
-        sent.append(action)
-        return {"Response": "Success"}
-
-    service = RoutingService(build(ACD, Path("acd.yaml")), send, lambda: 1000.0)
+    ami = RecordingAmi()
+    service = RoutingService(build(ACD, Path("acd.yaml")), ami, lambda: 1000.0)
     service.restore([], 1000.0)
     service.pause("agent1001", "break")  # nobody free: callers wait and their order shows
-    return service, sent
+    return service, ami.sent
 
 
 def _call(service: RoutingService, call_id: str, *, priority: int = 0, skills: str | None = None,
@@ -81,7 +77,7 @@ async def test_a_caller_needing_french_waits_for_the_french_speaking_agent() -> 
 async def test_a_restarted_server_takes_waiting_callers_back_with_what_the_ivr_had_set() -> None:
     """The resync reads CC_PRIORITY / CC_SKILLS / CC_CUSTOMER from Status; restore hands them to the router,
     so a VIP stays ahead and a French-speaking caller still waits for French."""
-    service = RoutingService(build(ACD, Path("acd.yaml")), _no_send, lambda: 1000.0)
+    service = RoutingService(build(ACD, Path("acd.yaml")), RecordingAmi(), lambda: 1000.0)
     for call_id in ("plain", "vip"):
         service.handle(CallStarted(900.0, call_id, Direction.INBOUND, "5551001", None, "8005550100",
                                    f"PJSIP/cc-trunk-{call_id}"))
@@ -94,10 +90,6 @@ async def test_a_restarted_server_takes_waiting_callers_back_with_what_the_ivr_h
     assert service.router.waiting_calls("support") == ["vip"]  # "plain" went to agent1001; the VIP waits
     offered = service.log_in("agent1002")
     assert [(e.call_id, e.agent_id) for e in offered if isinstance(e, CallOffered)] == [("vip", "agent1002")]
-
-
-async def _no_send(action: Mapping[str, str]) -> Mapping[str, Any]:
-    return {"Response": "Success"}
 
 
 async def test_an_agent_who_dials_out_is_offered_nobody_until_the_call_ends() -> None:

@@ -5,16 +5,17 @@ the service's `run()` loop is the thing that wakes up and applies the rule."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from routing_rig import RecordingAmi
+from waiting import until
 
 from acd.events import CallOffered
 from callcenter.routing.config import AcdFile, build
 from callcenter.routing.service import RoutingService
 from cti.events import CallQueued, CallStarted, QueueSource
 from cti.records import Direction
-from tests.waiting import until
 
 SPEED = 1000.0
 ACD = AcdFile.model_validate({
@@ -32,16 +33,13 @@ class _Rig:
     def __init__(self) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        self.sent: list[Mapping[str, str]] = []
+        ami = RecordingAmi()
+        self.sent = ami.sent
         self.offers: list[CallOffered] = []
-        self.service = RoutingService(build(ACD, Path("acd.yaml")), self._send,
+        self.service = RoutingService(build(ACD, Path("acd.yaml")), ami,
                                       lambda: 1000.0 + (loop.time() - start) * SPEED, publish=self._publish,
                                       speed=SPEED)
         self.service.restore([], self.service.clock())
-
-    async def _send(self, action: Mapping[str, str]) -> Mapping[str, Any]:
-        self.sent.append(action)
-        return {"Response": "Success"}
 
     def _publish(self, events: list[Any]) -> None:
         self.offers += [e for e in events if isinstance(e, CallOffered)]
