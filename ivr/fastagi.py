@@ -66,7 +66,7 @@ def _now() -> datetime:
 class FastAgiServer:
     def __init__(self, registry: FlowRegistry, services: IvrServices, *, host: str = "127.0.0.1", port: int = 4573,
                  environment_timeout: float = 5.0, answer_timeout: float = 60.0, request_timeout: float = 3.0,
-                 max_sessions: int = 2000, reload_interval: float = 1.0, slice_budget: float = 0.0005,
+                 max_sessions: int = 2000, reload_interval: float = 1.0, slice_budget: float = 0.00025,
                  clock: Callable[[], datetime] = _now) -> None:
         self.registry = registry
         self.services = services
