@@ -43,6 +43,9 @@ MAX_LINE = 8192
 READ_SIZE = 64 * 1024
 MAX_ENVIRONMENT_LINES = 200
 MAX_HELD = 64 * 1024  # input held for a later slice beyond this is taken at once (bounds a flooding peer)
+# an environment line the line-by-line reading would take as it is: `agi_` and a name without blanks, a colon, one
+# optional blank, the value
+_PLAIN_ENVIRONMENT_LINE = re.compile(r"^(agi_[^:\s]*): ?(.*)$", re.MULTILINE)
 _GET_DATA = re.compile(r"^GET DATA \S+ (\d+)(?: (\d+))?")
 
 
@@ -317,7 +320,13 @@ class _Connection(asyncio.BufferedProtocol):
         if end < 0 or buffer.find(b"\r", 0, end) >= 0:
             return 0
         environment = self.environment
-        for line in buffer[:end].decode("utf-8", errors="replace").split("\n"):
+        text = buffer[:end].decode("utf-8", errors="replace")
+        plain = _PLAIN_ENVIRONMENT_LINE.findall(text)
+        if len(plain) == text.count("\n") + 1 and len(environment) + len(plain) <= MAX_ENVIRONMENT_LINES:
+            environment.update(plain)  # every line `agi_name: value`, as Asterisk writes them: one regex pass
+            self._environment_line("")
+            return end + 2
+        for line in text.split("\n"):
             name, _, value = line.partition(":")
             name = name.strip()
             if len(environment) >= MAX_ENVIRONMENT_LINES or not name.startswith("agi_"):

@@ -331,3 +331,11 @@ async def test_calls_whose_input_waits_for_a_later_slice_run_the_same(tmp_path: 
         assert agi.stats.dropped == 0
     finally:
         await agi.stop()
+
+
+async def test_an_environment_with_an_odd_line_is_read_line_by_line(server: FastAgiServer) -> None:
+    """Plain `agi_name: value` lines take one regex pass; a block with any other line (no colon, blanks
+    around the name) is read line by line, as before: still a call."""
+    reader, writer = await _open(server, [*ENV, "agi_enhanced", " agi_arg_1 :x"])
+    await _expect(reader, b"ANSWER\n")
+    writer.close()
