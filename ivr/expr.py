@@ -374,6 +374,8 @@ def template_names(text: str) -> list[tuple[str, int]]:
 
 
 def render(text: str, variables: Mapping[str, str]) -> str:
+    if "${" not in text:
+        return text  # most prompt names, queues and priorities are plain: no pattern scan, no closure
     return _PLACEHOLDER.sub(lambda m: variables.get(m.group(1).strip(), ""), text)
 
 

@@ -12,6 +12,9 @@ spins on a half-closed peer): one `asyncio.Protocol` per connection, no reads in
   a failure or timeout answers None and the flow takes its fallback.
 - Anything unexpected in a flow is logged and the socket closed: the dialplan goes on with its
   defaults (the default queue), so an error never takes the line down.
+- The server shares its event loop with the rest of the call center (AMI, ACD, HTTP, websockets): under
+  load it does at most `slice_budget` seconds of FastAGI work per loop iteration and takes the rest up
+  in the next one, so that a busy IVR delays nothing else by more than about that.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from time import perf_counter
 from typing import Any
 
 from ivr.agi import HANGUP_LINE, parse_result
@@ -37,6 +42,10 @@ log = logging.getLogger(__name__)
 MAX_LINE = 8192
 READ_SIZE = 64 * 1024
 MAX_ENVIRONMENT_LINES = 200
+MAX_HELD = 64 * 1024  # input held for a later slice beyond this is taken at once (bounds a flooding peer)
+# an environment line the line-by-line reading would take as it is: `agi_` and a name without blanks, a colon, one
+# optional blank, the value
+_PLAIN_ENVIRONMENT_LINE = re.compile(r"^(agi_[^:\s]*): ?(.*)$", re.MULTILINE)
 _GET_DATA = re.compile(r"^GET DATA \S+ (\d+)(?: (\d+))?")
 
 
@@ -60,7 +69,7 @@ def _now() -> datetime:
 class FastAgiServer:
     def __init__(self, registry: FlowRegistry, services: IvrServices, *, host: str = "127.0.0.1", port: int = 4573,
                  environment_timeout: float = 5.0, answer_timeout: float = 60.0, request_timeout: float = 3.0,
-                 max_sessions: int = 2000, reload_interval: float = 1.0,
+                 max_sessions: int = 2000, reload_interval: float = 1.0, slice_budget: float = 0.00025,
                  clock: Callable[[], datetime] = _now) -> None:
         self.registry = registry
         self.services = services
@@ -76,6 +85,7 @@ class FastAgiServer:
         self._connections: set[_Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._read_buffer = memoryview(bytearray(READ_SIZE))  # every connection reads into it, one at a time
+        self._slices = _Slices(slice_budget)
         self._reload_lock = asyncio.Lock()  # the timer's reload and the admin API's never run together
 
     @property
@@ -159,6 +169,35 @@ class FastAgiServer:
         task.add_done_callback(self._tasks.discard)
 
 
+class _Slices:
+    """The FastAGI work of one event-loop iteration, bounded: the first connection with input opens a
+    slice of `budget` seconds; input that arrives once it is spent is held, and the connections holding
+    it are taken up, in arrival order, at the start of the next iteration (with a slice of their own).
+    asyncio runs everything that is ready in one go, timers last: without this, 200 busy calls make every
+    timer and task of the process wait for all of their commands."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.ends = 0.0  # perf_counter() when the open slice is spent; 0: none open in this iteration
+        self.held: deque[_Connection] = deque()
+
+    def has_room(self) -> bool:
+        if not self.ends:
+            self.ends = perf_counter() + self.budget
+            asyncio.get_running_loop().call_soon(self._next)  # runs first thing in the next iteration
+            return True
+        return perf_counter() < self.ends
+
+    def hold(self, connection: _Connection) -> None:
+        self.held.append(connection)
+
+    def _next(self) -> None:
+        self.ends = 0.0
+        held = self.held
+        while held and self.has_room():
+            held.popleft().catch_up()
+
+
 class _Connection(asyncio.BufferedProtocol):
     """One FastAGI connection. The per-command path is kept lean (it is what the benchmark measures):
     the lines of one read are taken in one pass and the commands they cause leave in one write; the
@@ -181,6 +220,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.deadline = 0.0
         self.why = ""  # what the deadline waits for ("" while waiting for the answer to `last`)
         self.last = ""
+        self.held = False  # input in `buffer` waits for a later slice (see _Slices)
 
     # ---- asyncio.Protocol -----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -200,7 +240,23 @@ class _Connection(asyncio.BufferedProtocol):
         return self.server._read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self.server._read_buffer[:nbytes].tobytes())
+        data = self.server._read_buffer[:nbytes].tobytes()
+        if self.held:
+            self.buffer += data  # after the input already held: the order stays
+            if len(self.buffer) > MAX_HELD:
+                self.catch_up()
+        elif self.server._slices.has_room():
+            self.data_received(data)
+        elif not self.closed:
+            self.buffer += data
+            self.held = True
+            self.server._slices.hold(self)
+
+    def catch_up(self) -> None:
+        """Take the input held for this slice (a no-op if it was taken already)."""
+        if self.held:
+            self.held = False
+            self.data_received(b"")
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -231,11 +287,14 @@ class _Connection(asyncio.BufferedProtocol):
         self._flush()
 
     def eof_received(self) -> bool:
-        # half-closed by Asterisk (or a broken peer): nothing more will come; close our side too
+        # half-closed by Asterisk (or a broken peer): nothing more will come; close our side too, once
+        # what came before is taken
+        self.catch_up()
         self.close("peer closed its side")
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.catch_up()
         self.close("connection lost")
 
     # ---- the conversation -----------------------------------------------------------------------------
@@ -261,7 +320,13 @@ class _Connection(asyncio.BufferedProtocol):
         if end < 0 or buffer.find(b"\r", 0, end) >= 0:
             return 0
         environment = self.environment
-        for line in buffer[:end].decode("utf-8", errors="replace").split("\n"):
+        text = buffer[:end].decode("utf-8", errors="replace")
+        plain = _PLAIN_ENVIRONMENT_LINE.findall(text)
+        if len(plain) == text.count("\n") + 1 and len(environment) + len(plain) <= MAX_ENVIRONMENT_LINES:
+            environment.update(plain)  # every line `agi_name: value`, as Asterisk writes them: one regex pass
+            self._environment_line("")
+            return end + 2
+        for line in text.split("\n"):
             name, _, value = line.partition(":")
             name = name.strip()
             if len(environment) >= MAX_ENVIRONMENT_LINES or not name.startswith("agi_"):
@@ -360,7 +425,8 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _expired(self) -> None:
         self.timer = None
-        if self.closed:
+        self.catch_up()  # an answer held for a later slice came in time
+        if self.closed or self.timer is not None:  # (taking it armed the next deadline)
             return
         if self.loop.time() < self.deadline:
             self.timer = self.loop.call_at(self.deadline, self._expired)

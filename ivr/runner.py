@@ -52,6 +52,7 @@ from ivr.outcome import (
 
 MAX_STEPS = 500  # nodes visited in one call: a loop without a question in it ends the walk (outcome error)
 MAX_SUBFLOW_DEPTH = 8
+_INTEGER = re.compile(r"-?\d+")  # compiled once: the queue node tests every call's priority
 Step = Effect | Outcome
 Walk = Generator[Effect, Any, Any]
 
@@ -223,7 +224,7 @@ class Runner:
             if digits:
                 yield from self._cmd(command("SAY DIGITS", digits, ""))
         elif item.kind == "number":
-            if re.fullmatch(r"-?\d+", value.strip()):
+            if _INTEGER.fullmatch(value.strip()):
                 yield from self._cmd(command("SAY NUMBER", value.strip(), ""))
         elif item.kind == "date":
             epoch = _epoch(value)
@@ -337,7 +338,7 @@ class Runner:
         yield from self._prompt(node.prompt)
         priority = self.text(node.priority).strip()
         return self._outcome(QUEUE, queue=self.text(node.queue), skills=dict(node.skills),
-                             priority=int(priority) if re.fullmatch(r"-?\d+", priority) else 0,
+                             priority=int(priority) if _INTEGER.fullmatch(priority) else 0,
                              agent=self.text(node.agent))
 
     def _node_transfer(self, node: model.Transfer) -> Walk:

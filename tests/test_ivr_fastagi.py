@@ -301,3 +301,41 @@ async def test_the_answer_deadline_follows_each_command(tmp_path: Path) -> None:
         assert agi.stats.dropped == 1
     finally:
         await agi.stop()
+
+
+async def test_calls_whose_input_waits_for_a_later_slice_run_the_same(tmp_path: Path) -> None:
+    """With no time to spare in a loop iteration (slice_budget 0) one connection's input is taken per
+    iteration and the rest is held for the next: every call still gets its commands, in order."""
+    (tmp_path / "menu.yaml").write_text(MENU)
+    agi = FastAgiServer(FlowRegistry(tmp_path), NoServices(), port=0, slice_budget=0.0)
+    await agi.start()
+
+    async def call() -> None:
+        reader, writer = await _open(agi)
+        await _expect(reader, b"ANSWER\n")
+        writer.write(b"200 result=0\n")
+        await _expect(reader, b'STREAM FILE hello-world ""\n')
+        writer.write(b"200 result=0 endpos=11234\n")
+        await _expect(reader, b"GET DATA beep 3000 1\n")
+        writer.write(b"200 result=2\n")
+        for name, value in [(b"CC_QUEUE", b"support"), (b"CC_SKILLS", b'""'), (b"CC_PRIORITY", b"0"),
+                            (b"CC_IVR_OUTCOME", b"queue"), (b"CC_IVR_PATH", b"hello,ask,support")]:
+            await _expect(reader, b"SET VARIABLE " + name + b" " + value + b"\n")
+            writer.write(b"200 result=1\n")
+        await _closed(reader)
+        writer.close()
+
+    try:
+        await asyncio.gather(*(call() for _ in range(20)))
+        assert agi.stats.outcomes == {"queue": 20}
+        assert agi.stats.dropped == 0
+    finally:
+        await agi.stop()
+
+
+async def test_an_environment_with_an_odd_line_is_read_line_by_line(server: FastAgiServer) -> None:
+    """Plain `agi_name: value` lines take one regex pass; a block with any other line (no colon, blanks
+    around the name) is read line by line, as before: still a call."""
+    reader, writer = await _open(server, [*ENV, "agi_enhanced", " agi_arg_1 :x"])
+    await _expect(reader, b"ANSWER\n")
+    writer.close()
