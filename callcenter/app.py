@@ -160,6 +160,7 @@ class CallCenter:
                     ivr_task.cancel()
                 await asyncio.wait_for(self.bus.drain(), 30)
                 await asyncio.wait_for(self.acd_bus.drain(), 30)
+                await asyncio.wait_for(self.agent_states.drain(), 30)  # the last batch of state changes
                 ami_task.cancel()
                 bus_task.cancel()
                 acd_bus_task.cancel()

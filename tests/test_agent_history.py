@@ -31,6 +31,7 @@ async def _a_shift(writer: AgentStateWriter) -> None:
     for offset, state, previous, reason, call in changes:
         await writer(AgentStateChanged(T0 + offset, "agent1001", state, previous, since, reason, call))
         since = T0 + offset
+    await writer.drain()
 
 
 async def test_every_change_is_stored_and_the_time_in_each_state_adds_up(
@@ -60,6 +61,7 @@ async def test_a_state_still_running_counts_up_to_now(sessions: async_sessionmak
     writer = AgentStateWriter(sessions)
     await writer(AgentStateChanged(T0, "agent1002", A, L, T0 - 60))
     await writer(AgentStateChanged(T0 + 30, "agent1002", N, A, T0, "lunch"))
+    await writer.drain()
     running = await agent_history(sessions, "agent1002", _utc(T0 + 10), _utc(T0 + 3600), now=_utc(T0 + 100))
     assert running.seconds == {"available": 20, "not_ready": 70}
 
@@ -72,3 +74,16 @@ async def test_another_agent_and_an_empty_period(sessions: async_sessionmaker[As
     assert before.changes == [] and before.seconds == {"logged_out": 540}  # from the first row's `previous`
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AgentStateRow)) == 8
+
+
+async def test_a_burst_of_changes_is_written_in_batches_and_in_order(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    writer = AgentStateWriter(sessions, batch=400)
+    states = (A, N)
+    for n in range(2500):  # far more than a transaction each could keep up with
+        await writer(AgentStateChanged(T0 + n, f"agent{n % 7}", states[n % 2], states[(n + 1) % 2], T0 + n - 1))
+    await writer.drain()
+    assert (writer.stored, writer.failed) == (2500, 0)
+    async with sessions() as session:
+        rows = list(await session.scalars(select(AgentStateRow).order_by(AgentStateRow.id)))
+    assert [r.at for r in rows] == [_utc(T0 + n) for n in range(2500)]  # the order they came in

@@ -1,7 +1,7 @@
 """The agent state history in the database: written from the ACD's events, read for reports.
 
 `AgentStateWriter` is a subscriber of the ACD's event bus: every `AgentStateChanged` becomes a row,
-with retries while the database is away (the change is logged whole if it still fails). `agent_history`
+written in batches, with retries while the database is away (a change is logged whole if it still fails). `agent_history`
 reads an agent's changes over a period and the seconds spent in each state within it.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.events import AcdEvent, AgentStateChanged
@@ -22,6 +22,7 @@ from callcenter.routing.models import AgentStateRow
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+BATCH_ROWS = 1000  # rows in one transaction at most
 
 
 def _at(seconds: float) -> datetime:
@@ -29,29 +30,53 @@ def _at(seconds: float) -> datetime:
 
 
 class AgentStateWriter:
+    """Keeps every change and writes them in batches: one transaction for whatever came in while the
+    previous one was written (a busy center changes hundreds of states a second; a transaction each
+    would hold the event loop and the database thread). A batch that fails is tried again, whole and in
+    order, after `retry_delays`; after the last it is logged row by row."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+                 retry_delays: Sequence[float] = RETRY_DELAYS, batch: int = BATCH_ROWS) -> None:
         self._sessions = sessions
         self._retry_delays = retry_delays
+        self._batch = batch
+        self._pending: list[dict[str, object]] = []
+        self._writing: asyncio.Task[None] | None = None
         self.stored = 0
         self.failed = 0
 
     async def __call__(self, event: AcdEvent) -> None:
         if not isinstance(event, AgentStateChanged):
             return
-        row = {"agent_id": event.agent_id, "state": event.state.value, "reason": event.reason,
-               "call_id": event.call_id, "at": _at(event.at), "previous": event.previous.value,
-               "previous_since": _at(event.previous_since)}
+        self._pending.append({"agent_id": event.agent_id, "state": event.state.value, "reason": event.reason,
+                              "call_id": event.call_id, "at": _at(event.at), "previous": event.previous.value,
+                              "previous_since": _at(event.previous_since)})
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._write_all())
+
+    async def drain(self) -> None:
+        """Until every change received so far is stored (or given up on)."""
+        while self._writing is not None and not self._writing.done():
+            await asyncio.shield(self._writing)
+
+    async def _write_all(self) -> None:
+        while self._pending:
+            rows, self._pending = self._pending[:self._batch], self._pending[self._batch:]
+            await self._write(rows)
+
+    async def _write(self, rows: list[dict[str, object]]) -> None:
+        table = AgentStateRow.__table__
         for delay in (*self._retry_delays, None):
             try:
                 async with self._sessions.begin() as session:
-                    session.add(AgentStateRow(**row))
-                self.stored += 1
+                    await session.execute(insert(table), rows)
+                self.stored += len(rows)
                 return
             except Exception as exc:  # a database briefly away must not cost the history
                 if delay is None:
-                    self.failed += 1
-                    log.error("agent state change not stored: %r (%s)", row, exc)
+                    self.failed += len(rows)
+                    for row in rows:
+                        log.error("agent state change not stored: %r (%s)", row, exc)
                     return
                 await asyncio.sleep(delay)
 
