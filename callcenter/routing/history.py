@@ -1,8 +1,8 @@
 """The agent state history in the database: written from the ACD's events, read for reports.
 
 `AgentStateWriter` is a subscriber of the ACD's event bus: every `AgentStateChanged` becomes a row,
-written in batches, with retries while the database is away (a change is logged whole if it still fails). `agent_history`
-reads an agent's changes over a period and the seconds spent in each state within it.
+written in batches, with retries while the database is away (a change is logged whole if it still
+fails). `agent_history` reads an agent's changes over a period and the seconds spent in each state.
 """
 
 from __future__ import annotations
