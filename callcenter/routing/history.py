@@ -65,11 +65,10 @@ class AgentStateWriter:
             await self._write(rows)
 
     async def _write(self, rows: list[dict[str, object]]) -> None:
-        table = AgentStateRow.__table__
         for delay in (*self._retry_delays, None):
             try:
                 async with self._sessions.begin() as session:
-                    await session.execute(insert(table), rows)
+                    await session.execute(insert(AgentStateRow), rows)  # one bulk INSERT
                 self.stored += len(rows)
                 return
             except Exception as exc:  # a database briefly away must not cost the history
