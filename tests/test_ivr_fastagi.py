@@ -85,20 +85,25 @@ async def _closed(reader: asyncio.StreamReader) -> None:
     assert await asyncio.wait_for(reader.read(), 2) == b""
 
 
-async def test_a_call_as_asterisk_sends_it(server: FastAgiServer) -> None:
+async def _menu_call(server: FastAgiServer, digit: int, queue: bytes) -> None:
+    """One call through the menu flow as Asterisk sends it: the caller presses `digit`, lands in `queue`."""
     reader, writer = await _open(server)
     await _expect(reader, b"ANSWER\n")
     writer.write(b"200 result=0\n")
     await _expect(reader, b'STREAM FILE hello-world ""\n')
     writer.write(b"200 result=0 endpos=11234\n")
     await _expect(reader, b"GET DATA beep 3000 1\n")
-    writer.write(b"200 result=1\n")
-    for name, value in [(b"CC_QUEUE", b"sales"), (b"CC_SKILLS", b'""'), (b"CC_PRIORITY", b"0"),
-                        (b"CC_IVR_OUTCOME", b"queue"), (b"CC_IVR_PATH", b"hello,ask,sales")]:
+    writer.write(b"200 result=%d\n" % digit)
+    for name, value in [(b"CC_QUEUE", queue), (b"CC_SKILLS", b'""'), (b"CC_PRIORITY", b"0"),
+                        (b"CC_IVR_OUTCOME", b"queue"), (b"CC_IVR_PATH", b"hello,ask," + queue)]:
         await _expect(reader, b"SET VARIABLE " + name + b" " + value + b"\n")
         writer.write(b"200 result=1\n")
     await _closed(reader)
     writer.close()
+
+
+async def test_a_call_as_asterisk_sends_it(server: FastAgiServer) -> None:
+    await _menu_call(server, 1, b"sales")
     assert server.stats.outcomes == {"queue": 1}
 
 
@@ -310,23 +315,8 @@ async def test_calls_whose_input_waits_for_a_later_slice_run_the_same(tmp_path: 
     agi = FastAgiServer(FlowRegistry(tmp_path), NoServices(), port=0, slice_budget=0.0)
     await agi.start()
 
-    async def call() -> None:
-        reader, writer = await _open(agi)
-        await _expect(reader, b"ANSWER\n")
-        writer.write(b"200 result=0\n")
-        await _expect(reader, b'STREAM FILE hello-world ""\n')
-        writer.write(b"200 result=0 endpos=11234\n")
-        await _expect(reader, b"GET DATA beep 3000 1\n")
-        writer.write(b"200 result=2\n")
-        for name, value in [(b"CC_QUEUE", b"support"), (b"CC_SKILLS", b'""'), (b"CC_PRIORITY", b"0"),
-                            (b"CC_IVR_OUTCOME", b"queue"), (b"CC_IVR_PATH", b"hello,ask,support")]:
-            await _expect(reader, b"SET VARIABLE " + name + b" " + value + b"\n")
-            writer.write(b"200 result=1\n")
-        await _closed(reader)
-        writer.close()
-
     try:
-        await asyncio.gather(*(call() for _ in range(20)))
+        await asyncio.gather(*(_menu_call(agi, 2, b"support") for _ in range(20)))
         assert agi.stats.outcomes == {"queue": 20}
         assert agi.stats.dropped == 0
     finally:
