@@ -49,6 +49,7 @@ from cti.events import (
 from cti.events import (
     CallOffered as TrackerCallOffered,
 )
+from cti.model import endpoint_of
 from cti.records import CallOutcome, Direction, LiveCall
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,6 @@ Send = Callable[[Mapping[str, str]], Awaitable[Mapping[str, Any]]]
 
 ANNOUNCE_SCAN = 5.0  # clock seconds between two looks for waiting callers due an announcement
 ANNOUNCE_MIN_MINUTES = 2  # a shorter expected wait is not announced ("1 minutes", or a promise too close)
-
-
-def _endpoint(channel: str) -> str:
-    """`PJSIP/agent1001-0000002a` -> `agent1001` (Asterisk's channel name: technology/endpoint-sequence)."""
-    return channel.partition("/")[2].rpartition("-")[0]
 
 
 def parse_skills(text: str | None) -> tuple[SkillRequirement, ...] | None:
@@ -203,7 +199,7 @@ class RoutingService:
             return self._callback_event(event, self._callbacks[event.record.call_id], now)
         if isinstance(event, CallStarted):
             self._callers[event.call_id] = _Caller(event.channel, event.caller)
-            agent = _endpoint(event.channel)
+            agent = endpoint_of(event.channel)
             if self._restored and event.direction is Direction.OUTBOUND and agent in self.config.agents:
                 return self._direct_started(agent, event.call_id, now)  # the agent dialled out
             return []
