@@ -45,7 +45,7 @@ from callcenter.customers.schemas import CustomerIn  # noqa: E402
 from callcenter.desktop.calls import DeskCall  # noqa: E402
 from callcenter.migrations import migrate  # noqa: E402
 from callcenter.settings import Settings  # noqa: E402
-from callcenter.ws.feed import screen_pop  # noqa: E402
+from callcenter.ws.feed import Identified, screen_pop  # noqa: E402
 from callcenter.ws.hub import encode  # noqa: E402
 from cti.events import (  # noqa: E402
     CallAbandoned,
@@ -198,7 +198,7 @@ async def load(center: CallCenter, endpoints: list[str], raw: Any,
     raw_sent: dict[str, int] = {}
     frame_call = DeskCall("x", "+15550000001", None, "8005550100", "PJSIP/cc-trunk-x", now(), "inbound",
                           queue="support")
-    summary = await center.customers.customer_summary(1)
+    found = Identified(await center.customers.customer_summary(1), "phone")
     loop = asyncio.get_running_loop()
     start = loop.time()
     per_tick = args.background * TICK
@@ -238,7 +238,7 @@ async def load(center: CallCenter, endpoints: list[str], raw: Any,
                 sent[call_id] = t0
             # the same frame, raw: a plain websockets server, one send, no hub
             frame = encode({"seq": pops + 1, "type": "screen_pop",
-                            **screen_pop(frame_call, agent, summary, now()), "call_id": f"raw-{pops}"})
+                            **screen_pop(frame_call, agent, found, now()), "call_id": f"raw-{pops}"})
             r0 = time.monotonic_ns()
             await raw.send(frame)
             if measured:

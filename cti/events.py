@@ -59,6 +59,7 @@ class CallQueued:
     skills: str | None = None    # "skill:level,..."
     customer: str | None = None  # the customer's reference
     preferred_agent: str | None = None  # the agent the IVR chose (CC_PREFERRED_AGENT)
+    ivr_path: str | None = None  # the IVR nodes the caller went through, comma separated (CC_IVR_PATH)
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,7 @@ class Call:
     skills: str | None = None          # from the IVR (CC_SKILLS): "support:1,billing:40"
     customer: str | None = None        # from the IVR (CC_CUSTOMER): the identified customer's reference
     preferred_agent: str | None = None  # from the IVR (CC_PREFERRED_AGENT): the agent to offer first
+    ivr_path: str | None = None        # from the IVR (CC_IVR_PATH): the nodes the caller went through
     waiting: bool = False              # in a queue or the waiting context right now
     in_queue: bool = False             # queued and not connected since
     queue_source_contract: bool = False  # waiting in our waiting context (not in app_queue)

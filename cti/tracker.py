@@ -53,11 +53,13 @@ Handler = Callable[[AmiEvent, float], None]
 
 TRACKED_VARIABLES = frozenset(
     {contract.VAR_CALL, contract.VAR_QUEUE, contract.VAR_DNIS, contract.VAR_MIXMONITOR_FILENAME,
-     contract.IVR_VAR_PRIORITY, contract.IVR_VAR_SKILLS, contract.IVR_VAR_CUSTOMER, contract.IVR_VAR_PREFERRED_AGENT}
+     contract.IVR_VAR_PRIORITY, contract.IVR_VAR_SKILLS, contract.IVR_VAR_CUSTOMER, contract.IVR_VAR_PREFERRED_AGENT,
+     contract.IVR_VAR_IVR_PATH}
 )
-# What the IVR leaves on the caller for the ACD (read from VarSet live, from Status after a resync).
+# What the IVR leaves on the caller for the ACD and the screen pop (read from VarSet live, from Status after a
+# resync).
 IVR_ROUTING_VARIABLES = frozenset({contract.IVR_VAR_PRIORITY, contract.IVR_VAR_SKILLS, contract.IVR_VAR_CUSTOMER,
-                                   contract.IVR_VAR_PREFERRED_AGENT})
+                                   contract.IVR_VAR_PREFERRED_AGENT, contract.IVR_VAR_IVR_PATH})
 
 # Asterisk marks absent caller ids and unknown ids this way (QueueEntry says `unknown`).
 _UNKNOWN = frozenset({"", "<unknown>", "unknown"})
@@ -77,8 +79,8 @@ def _known(value: str) -> str | None:
 
 
 def _set_routing(call: Call, name: str, value: str) -> None:
-    """CC_PRIORITY (an integer; anything else counts as 0), CC_SKILLS, CC_CUSTOMER and CC_PREFERRED_AGENT
-    (empty: none)."""
+    """CC_PRIORITY (an integer; anything else counts as 0), CC_SKILLS, CC_CUSTOMER, CC_PREFERRED_AGENT and
+    CC_IVR_PATH (empty: none)."""
     if name == contract.IVR_VAR_PRIORITY:
         call.priority = int(value) if value.strip().lstrip("-").isdigit() else 0
     elif name == contract.IVR_VAR_SKILLS:
@@ -87,6 +89,8 @@ def _set_routing(call: Call, name: str, value: str) -> None:
         call.customer = value or None
     elif name == contract.IVR_VAR_PREFERRED_AGENT:
         call.preferred_agent = value or None
+    elif name == contract.IVR_VAR_IVR_PATH:
+        call.ivr_path = value or None
 
 
 def _block(event: AmiEvent, prefix: str = "") -> ChannelBlock:
@@ -740,7 +744,8 @@ class Tracker:
         call.queue_source_contract = source is QueueSource.CONTRACT
         self._out.append(CallQueued(at=now, call_id=call.call_id, queue=call.queue, source=source,
                                     position=position, priority=call.priority, skills=call.skills,
-                                    customer=call.customer, preferred_agent=call.preferred_agent))
+                                    customer=call.customer, preferred_agent=call.preferred_agent,
+                                    ivr_path=call.ivr_path))
 
     def _on_user_event(self, event: AmiEvent, now: float) -> None:
         if _text(event, "UserEvent") != contract.USEREVENT_WAITING:

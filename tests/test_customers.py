@@ -171,6 +171,14 @@ async def test_summary_interactions_and_tickets(service: CustomerService, clock:
     with pytest.raises(NotFound):
         await service.customer_summary(99)
 
+    # the screen pop's lookups: the same summary by the calling number (any format) or the IVR's reference
+    expected = await service.customer_summary(ada.id)
+    assert await service.summary_by_phone(ada.phones[0].number.replace(" ", "")) == expected
+    assert await service.summary_by_reference(f" {ada.reference} ") == expected
+    assert await service.summary_by_phone("+44 20 0000 0000") is None
+    assert await service.summary_by_phone("anonymous") is None
+    assert await service.summary_by_reference("NOBODY") is None
+
 
 CSV = """reference,name,company,vip,value,phones,notes
 C-1,Ada Lovelace,Analytical Ltd,yes,900,+44 20 7946 0001|07700 900123,

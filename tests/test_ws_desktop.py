@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from test_desktop_support import (
 
 from callcenter.app import CallCenter
 from callcenter.auth.service import Role
+from callcenter.customers.schemas import CustomerIn
+from cti.events import CallAbandoned, CallOffered, CallQueued, CallStarted, QueueSource
+from cti.records import Direction
 
 CUSTOMER_NUMBER = "+44 20 7946 0001"
 
@@ -103,9 +107,11 @@ async def test_the_ringing_agent_gets_the_screen_pop_and_nobody_else(center: Cal
     pop, ringing = seen["screen_pop"], seen["call"]
     assert pop["agent"] == AGENT and pop["caller"] == CUSTOMER_NUMBER and pop["queue"] == "support"
     assert pop["customer"]["id"] == customer_id and pop["customer"]["name"] == "Grace Hopper"
-    assert pop["vip"] is True and pop["identified_by"] == "phone"
+    # the shipped main flow identified the caller by number and left CC_CUSTOMER, its path and decisions
+    assert pop["vip"] is True and pop["identified_by"] == "ivr"
     assert [t["title"] for t in pop["open_tickets"]] == ["Invoice shows the wrong address"]
-    assert pop["ivr"] == {"digits": "", "path": [], "variables": {}}
+    assert pop["ivr"] == {"digits": "", "path": ["identify", "vip", "vip_priority", "hours", "menu", "support"],
+                          "variables": {"customer": "C-1001", "priority": "10", "skills": "support:1"}}
     assert pop["waited"] >= 0
     assert ringing["call"]["call_id"] == pop["call_id"] and ringing["call"]["status"] == "ringing"
     staff_pop = await staff.until("screen_pop")
@@ -119,6 +125,36 @@ async def test_the_ringing_agent_gets_the_screen_pop_and_nobody_else(center: Cal
     await http.aclose()
     for client in (agent, other, staff):
         await client.socket.close()
+
+
+async def test_the_pop_shows_the_customer_the_ivr_identified_and_the_way_through_the_ivr(
+        center: CallCenter) -> None:
+    """The caller's number belongs to Grace, but the IVR identified Alan (the caller entered his customer
+    number): the pop shows Alan, `identified_by: "ivr"`, with the IVR's path and decisions. A reference the
+    IVR left that is not on file falls back to the number's customer."""
+    await add_customer(center, CUSTOMER_NUMBER)  # Grace, C-1001
+    alan = await center.customers.create(CustomerIn.model_validate({
+        "reference": "C-2002", "name": "Alan Turing", "vip": False, "phones": [{"number": "+44 161 496 0000"}]}))
+    agent = await _connect(center, "agent")
+    assert (await agent.next())["type"] == "snapshot"
+    now = time.time()
+    for call_id, reference in (("ivr-1", "C-2002"), ("ivr-2", "C-404")):
+        center.bus.publish(CallStarted(now, call_id, Direction.INBOUND, CUSTOMER_NUMBER, None, "8005550100",
+                                       f"PJSIP/cc-trunk-{call_id}"))
+        center.bus.publish(CallQueued(now, call_id, "support", QueueSource.CONTRACT, priority=5,
+                                      skills="billing:1", customer=reference, ivr_path="identify,vip,menu,billing"))
+        center.bus.publish(CallOffered(now, call_id, AGENT, f"leg-{call_id}", "support"))
+        pop = await agent.until("screen_pop", call_id=call_id)
+        if call_id == "ivr-1":
+            assert (pop["identified_by"], pop["customer"]["id"], pop["customer"]["name"]) == ("ivr", alan.id,
+                                                                                              "Alan Turing")
+            assert pop["vip"] is False and pop["open_tickets"] == []
+        else:
+            assert (pop["identified_by"], pop["customer"]["name"], pop["vip"]) == ("phone", "Grace Hopper", True)
+        assert pop["ivr"] == {"digits": "", "path": ["identify", "vip", "menu", "billing"],
+                              "variables": {"customer": reference, "priority": "5", "skills": "billing:1"}}
+        center.bus.publish(CallAbandoned(now, call_id, "support", 1.0))
+    await agent.socket.close()
 
 
 async def test_a_reconnecting_page_catches_up_on_what_it_missed(center: CallCenter) -> None:

@@ -1,5 +1,5 @@
-"""Customer use cases. The screen pop calls `find_by_phone` (or `find_by_reference` when the IVR
-identified the caller) and then `customer_summary`."""
+"""Customer use cases. The screen pop calls `summary_by_reference` when the IVR identified the caller,
+else `summary_by_phone`: the customer, the latest interactions and the open tickets in one session."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import joinedload
 
 from callcenter.customers.importer import CsvRow, ImportReport, Rejected
 from callcenter.customers.models import CustomerRow, InteractionRow, PhoneRow, TicketRow
@@ -143,15 +144,38 @@ class CustomerService:
 
     async def customer_summary(self, customer_id: int, last: int = SUMMARY_INTERACTIONS) -> CustomerSummary:
         async with self._sessions() as session:
-            row = await self._row(session, customer_id)
-            interactions = (await session.scalars(
-                select(InteractionRow).where(InteractionRow.customer_id == customer_id)
-                .order_by(InteractionRow.at.desc(), InteractionRow.id.desc()).limit(last))).all()
-            tickets = (await session.scalars(
-                select(TicketRow).where(TicketRow.customer_id == customer_id,
-                                        TicketRow.status == TicketStatus.OPEN.value)
-                .order_by(TicketRow.created_at, TicketRow.id))).all()
-            return CustomerSummary(_customer(row), tuple(map(_interaction, interactions)), tuple(map(_ticket, tickets)))
+            return await self._summary(session, await self._row(session, customer_id), last)
+
+    async def summary_by_phone(self, number: str, last: int = SUMMARY_INTERACTIONS) -> CustomerSummary | None:
+        """The screen pop's lookup by the calling number (any format): `find_by_phone` and
+        `customer_summary` in one session, the fewest round trips to the database."""
+        normalized = normalise(number)
+        if normalized is None:
+            return None
+        async with self._sessions() as session:
+            row = (await session.scalars(
+                select(CustomerRow).join(PhoneRow).where(PhoneRow.normalized == normalized).limit(1)
+                .options(joinedload(CustomerRow.phones)))).unique().one_or_none()
+            return None if row is None else await self._summary(session, row, last)
+
+    async def summary_by_reference(self, reference: str,
+                                   last: int = SUMMARY_INTERACTIONS) -> CustomerSummary | None:
+        """The screen pop's lookup of the customer the IVR identified (its reference, CC_CUSTOMER)."""
+        async with self._sessions() as session:
+            row = (await session.scalars(
+                select(CustomerRow).where(CustomerRow.reference == reference.strip())
+                .options(joinedload(CustomerRow.phones)))).unique().one_or_none()
+            return None if row is None else await self._summary(session, row, last)
+
+    @staticmethod
+    async def _summary(session: AsyncSession, row: CustomerRow, last: int) -> CustomerSummary:
+        interactions = (await session.scalars(
+            select(InteractionRow).where(InteractionRow.customer_id == row.id)
+            .order_by(InteractionRow.at.desc(), InteractionRow.id.desc()).limit(last))).all()
+        tickets = (await session.scalars(
+            select(TicketRow).where(TicketRow.customer_id == row.id, TicketRow.status == TicketStatus.OPEN.value)
+            .order_by(TicketRow.created_at, TicketRow.id))).all()
+        return CustomerSummary(_customer(row), tuple(map(_interaction, interactions)), tuple(map(_ticket, tickets)))
 
     # -- customers ------------------------------------------------------------------------------
 

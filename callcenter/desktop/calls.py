@@ -82,6 +82,9 @@ class DeskCall:
     handled_by: set[str] = field(default_factory=set)  # agents who talked to the caller
     transfers: list[dict[str, Any]] = field(default_factory=list)
     customer_id: int | None = None      # set by the screen pop once the customer lookup answers
+    customer_ref: str | None = None     # the customer the IVR identified (CC_CUSTOMER, their reference)
+    ivr_path: list[str] = field(default_factory=list)  # the IVR nodes the caller went through (CC_IVR_PATH)
+    ivr_variables: dict[str, str] = field(default_factory=dict)  # what the IVR decided (customer, priority...)
     screen_pop: dict[str, Any] | None = None  # the last screen pop shown for this call
 
     def waited(self, now: float) -> float:
@@ -149,6 +152,12 @@ class CallBook:
             return []
         if isinstance(event, CallQueued):
             call.status, call.queue = CallStatus.WAITING, event.queue
+            call.customer_ref = event.customer or call.customer_ref
+            if event.ivr_path:
+                call.ivr_path = event.ivr_path.split(",")
+            decided = (("customer", event.customer), ("priority", str(event.priority) if event.priority else None),
+                       ("skills", event.skills), ("preferred_agent", event.preferred_agent))
+            call.ivr_variables = {name: value for name, value in decided if value}
             if call.queued_at is None:
                 call.queued_at = event.at
             return [CallChange(call, Change.QUEUED, (), {})]

@@ -1,9 +1,10 @@
 """What the desktop pages see, built from the tracker's and the ACD's events: the hub's only publisher.
 
 - `screen_pop` when an agent's phone rings (the tracker's `CallOffered`): the caller, the service number,
-  the queue and the wait, the customer found by the calling number with VIP flag, last interactions and
-  open tickets, and what the caller entered in the IVR. The customer is looked up when the call starts,
-  so the pop is ready when the phone rings.
+  the queue and the wait, the customer with VIP flag, last interactions and open tickets, and the caller's
+  way through the IVR. The customer is the one the IVR identified (CC_CUSTOMER, looked up when the call
+  is queued), else the one the calling number belongs to (looked up when the call starts): the pop is
+  ready when the phone rings.
 - `call` on every change of a call an agent is on (ringing, connected, held, resumed, disconnected,
   transferred, ended).
 - `agent_state` on every ACD state change, `figures` (calls today, average handle time) after each call,
@@ -33,11 +34,17 @@ from callcenter.customers.service import CustomerService, CustomerSummary
 from callcenter.desktop.calls import CallBook, CallChange, CallStatus, Change, DeskCall
 from callcenter.routing.service import RoutingService
 from callcenter.ws.hub import Hub
-from cti.events import CallStarted, DomainEvent, PbxBooted, PbxShutdown
+from cti.events import CallQueued, CallStarted, DomainEvent, PbxBooted, PbxShutdown
 
 log = logging.getLogger(__name__)
 
 LOOKUPS_AT_ONCE = 8  # customer lookups in flight (a burst of arrivals must not exhaust the pool)
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    summary: CustomerSummary
+    by: str  # "ivr": the reference the IVR left; "phone": the calling number
 QUEUE_STATS_EVERY = 1.0  # seconds (real time)
 
 
@@ -69,7 +76,8 @@ class DesktopFeed:
         self.simulated, self.speed, self.dispositions = simulated, speed, dispositions
         self.pbx_up = True
         self.agents: dict[str, AgentView] = {}
-        self._lookups: dict[str, asyncio.Task[CustomerSummary | None]] = {}
+        self._lookups: dict[str, asyncio.Task[Identified | None]] = {}
+        self._looked_up: dict[str, str | None] = {}  # call -> the reference its lookup was for (None: the number)
         self._limit = asyncio.Semaphore(LOOKUPS_AT_ONCE)
         self._group: asyncio.TaskGroup | None = None
         self._queue_stats: list[dict[str, Any]] = []
@@ -86,6 +94,9 @@ class DesktopFeed:
             if change.change is Change.STARTED and isinstance(event, CallStarted):
                 self._look_up(change.call)
                 continue
+            if (change.change is Change.QUEUED and isinstance(event, CallQueued) and event.customer
+                    and event.customer != self._looked_up.get(change.call.call_id)):
+                self._look_up(change.call)  # the IVR identified the caller: that customer replaces the number's
             if change.change is Change.RINGING:
                 self._ringing(change)
             if change.change is Change.CONNECTED:
@@ -95,6 +106,7 @@ class DesktopFeed:
                 view = self._agent(change.agents[0])
                 view.open_seconds += max(getattr(event, "at", 0.0) - change.call.connected_at, 0.0)
             if change.change is Change.ENDED:
+                self._looked_up.pop(change.call.call_id, None)
                 task = self._lookups.pop(change.call.call_id, None)
                 if task is not None and not task.done():
                     task.cancel()
@@ -106,20 +118,29 @@ class DesktopFeed:
 
     # ---- the screen pop ------------------------------------------------------------------------------
     def _look_up(self, call: DeskCall) -> None:
-        if self._group is None or not call.caller or call.direction != "inbound":
+        """Starts the lookup of the call's customer; it replaces an earlier one (the IVR's identification
+        comes after the number's)."""
+        if self._group is None or call.direction != "inbound" or not (call.caller or call.customer_ref):
             return
-        self._lookups[call.call_id] = self._group.create_task(self._summary(call), name=f"pop:{call.call_id}")
+        self._looked_up[call.call_id] = call.customer_ref
+        self._lookups[call.call_id] = self._group.create_task(self._identify(call.call_id, call.caller,
+                                                                             call.customer_ref),
+                                                              name=f"pop:{call.call_id}")
 
-    async def _summary(self, call: DeskCall) -> CustomerSummary | None:
+    async def _identify(self, call_id: str, caller: str | None, reference: str | None) -> Identified | None:
+        """The customer of `reference` (what the IVR identified), else of the calling number: one session each."""
         async with self._limit:
             try:
-                customer = await self.customers.find_by_phone(call.caller or "")
-                if customer is None:
-                    return None
-                call.customer_id = customer.id
-                return await self.customers.customer_summary(customer.id)
+                if reference is not None:
+                    summary = await self.customers.summary_by_reference(reference)
+                    if summary is not None:
+                        return Identified(summary, "ivr")
+                    log.warning("screen pop: the IVR identified customer %r for %s, who is not on file",
+                                reference, call_id)
+                summary = None if caller is None else await self.customers.summary_by_phone(caller)
+                return None if summary is None else Identified(summary, "phone")
             except Exception:  # the pop still shows the caller; the lookup failing is logged, not fatal
-                log.exception("screen pop: customer lookup for %s failed", call.call_id)
+                log.exception("screen pop: customer lookup for %s failed", call_id)
                 return None
 
     def _ringing(self, change: CallChange) -> None:
@@ -128,19 +149,20 @@ class DesktopFeed:
         assert agent is not None
         lookup = self._lookups.get(call.call_id)
         if lookup is None or lookup.done():
-            summary = lookup.result() if lookup is not None and not lookup.cancelled() else None
-            self._pop(call, agent, summary)
+            found = lookup.result() if lookup is not None and not lookup.cancelled() else None
+            self._pop(call, agent, found)
         elif self._group is not None:  # the lookup is still running: pop as soon as it answers
             self._group.create_task(self._pop_when_found(call, agent, lookup))
 
-    async def _pop_when_found(self, call: DeskCall, agent: str,
-                              lookup: asyncio.Task[CustomerSummary | None]) -> None:
-        summary = await asyncio.shield(lookup) if not lookup.done() else lookup.result()
+    async def _pop_when_found(self, call: DeskCall, agent: str, lookup: asyncio.Task[Identified | None]) -> None:
+        found = await asyncio.shield(lookup) if not lookup.done() else lookup.result()
         if call.agent == agent and call.status in (CallStatus.RINGING, CallStatus.TALKING, CallStatus.HELD):
-            self._pop(call, agent, summary)
+            self._pop(call, agent, found)
 
-    def _pop(self, call: DeskCall, agent: str, summary: CustomerSummary | None) -> None:
-        pop = screen_pop(call, agent, summary, self.clock())
+    def _pop(self, call: DeskCall, agent: str, found: Identified | None) -> None:
+        if found is not None:
+            call.customer_id = found.summary.customer.id
+        pop = screen_pop(call, agent, found, self.clock())
         call.screen_pop = pop
         self.hub.publish("screen_pop", pop, (agent,))
 
@@ -280,14 +302,15 @@ class DesktopFeed:
                 self._group = None
 
 
-def screen_pop(call: DeskCall, agent: str, summary: CustomerSummary | None, now: float) -> dict[str, Any]:
+def screen_pop(call: DeskCall, agent: str, found: Identified | None, now: float) -> dict[str, Any]:
     """The `screen_pop` message body."""
+    summary = None if found is None else found.summary
     customer = None if summary is None else summary.customer
     return {
         "call_id": call.call_id, "agent": agent, "caller": call.caller, "caller_name": call.caller_name,
         "dnis": call.dnis, "queue": call.queue, "waited": call.waited(now),
         "ringing_since": _round(call.ringing_since),
-        "identified_by": None if customer is None else "phone",
+        "identified_by": None if found is None else found.by,
         "customer": None if customer is None else {
             "id": customer.id, "reference": customer.reference, "name": customer.name, "company": customer.company,
             "address": customer.address, "segment": customer.segment, "value": customer.value,
@@ -299,7 +322,7 @@ def screen_pop(call: DeskCall, agent: str, summary: CustomerSummary | None, now:
         "open_tickets": [] if summary is None else [
             {"id": t.id, "title": t.title, "description": t.description, "created_at": t.created_at.isoformat()}
             for t in summary.open_tickets],
-        # What the caller did in the IVR. The digits are those the tracker saw; the IVR (being built) will
-        # leave its path and what it identified in CC_* channel variables, read here once they exist.
-        "ivr": {"digits": call.digits, "path": [], "variables": {}},
+        # The caller's way through the IVR: the keys the tracker saw, the nodes (CC_IVR_PATH) and what the
+        # IVR decided for the ACD (CC_CUSTOMER, CC_PRIORITY, CC_SKILLS, CC_PREFERRED_AGENT).
+        "ivr": {"digits": call.digits, "path": list(call.ivr_path), "variables": dict(call.ivr_variables)},
     }

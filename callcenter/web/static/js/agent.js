@@ -152,7 +152,8 @@ function renderPop() {
   if (!pop) return;
   const c = pop.customer;
   $("pop-name").textContent = c ? c.name : "Unknown caller";
-  $("pop-sub").textContent = c ? [c.company, `customer ${c.reference}`, c.segment].filter(Boolean).join(" · ")
+  const how = pop.identified_by === "ivr" ? "identified in the IVR" : "identified by the calling number";
+  $("pop-sub").textContent = c ? [c.company, `customer ${c.reference}`, c.segment, how].filter(Boolean).join(" · ")
     : "No customer has this number";
   $("pop-vip").hidden = !pop.vip;
   $("pop-number").textContent = pop.caller || "–";
