@@ -39,7 +39,7 @@ from argon2 import PasswordHasher  # noqa: E402
 from acd.events import AgentStateChanged  # noqa: E402
 from acd.model import AgentState  # noqa: E402
 from callcenter.api import create_app  # noqa: E402
-from callcenter.app import CallCenter  # noqa: E402
+from callcenter.app import CallCenter, uvicorn_config  # noqa: E402
 from callcenter.auth.service import Role  # noqa: E402
 from callcenter.customers.schemas import CustomerIn  # noqa: E402
 from callcenter.desktop.calls import DeskCall  # noqa: E402
@@ -134,8 +134,7 @@ async def run(args: argparse.Namespace) -> None:
         tmp = Path(folder)
         center, tokens, endpoints = await prepare(tmp, args.agents)
         (tmp / "tokens.json").write_text(json.dumps(tokens))
-        server = uvicorn.Server(uvicorn.Config(create_app(center), host="127.0.0.1", port=center.settings.http.port,
-                                               log_config=None, access_log=False, ws_max_queue=64))
+        server = uvicorn.Server(uvicorn_config(create_app(center), "127.0.0.1", center.settings.http.port))
         raw_clients: list[Any] = []
         raw_ready = asyncio.Event()
 
@@ -192,6 +191,9 @@ async def load(center: CallCenter, endpoints: list[str], raw: Any,
         bus.publish(CallStarted(now(), call_id, Direction.INBOUND, f"+1666{n:07d}", None, "8005550100",
                                 f"PJSIP/cc-trunk-bg{n}"))
         bus.publish(CallConnected(now(), call_id, agent, f"bg-leg-{n}", "support", 3.0))
+    # the customer lookups of those calls (all started at once) are over before the measured load begins
+    await bus.drain()
+    await _until(lambda: center.desktop.feed.lookups_pending == 0, 60)
     held: set[int] = set()
     states = [AgentState.NOT_READY, AgentState.AVAILABLE]
     sent: dict[str, int] = {}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from waiting import until
 
 from callcenter.ws.hub import (
     AUDIENCES,
@@ -21,7 +23,7 @@ from callcenter.ws.hub import (
 def _frames(connection: Connection) -> list[dict[str, object]]:
     out = []
     while not connection.queue.empty():
-        text = connection.queue.get_nowait()
+        text = connection.get_nowait()
         if text is not None:
             out.append(json.loads(text))
     return out
@@ -31,7 +33,7 @@ FRESH = Hello()
 
 
 def _attach(hub: Hub, audience: str, hello: Hello = FRESH, maxsize: int = 100) -> Connection:
-    connection = Connection(audience, maxsize)
+    connection = Connection(audience, maxsize, hub.urgency)
     hub.attach(connection, audience, hello, lambda: {"state": "fresh"})
     return connection
 
@@ -91,7 +93,7 @@ def test_a_slow_client_is_dropped_and_nobody_else_waits() -> None:
     for n in range(10):
         hub.publish("pbx", {"n": n})
     assert slow.close_code == CLOSE_TOO_SLOW
-    assert slow.queue.get_nowait() is None  # the writer's signal to close; nothing else left queued
+    assert slow.get_nowait() is None  # the writer's signal to close; nothing else left queued
     assert len(_frames(fast)) == 10
     hub.detach(slow, STAFF)
     assert hub.stats.dropped_slow == 1 and hub.stats.connections == 1
@@ -104,3 +106,40 @@ def test_hello_must_be_well_formed() -> None:
                 {"type": "hello", "stream": 5}):
         with pytest.raises(ValueError):
             Hello.parse(bad)
+
+
+async def test_a_screen_pop_goes_out_before_other_clients_frames_queued_before_it() -> None:
+    """Three agents' state frames are queued, then a pop for a fourth agent who also had a frame queued:
+    the pop's writer sends first among the others (their writers step aside once), after its own earlier
+    frame (a connection's frames keep their order)."""
+    hub = Hub()
+    names = ("agent1001", "agent1002", "agent1003", "agent1004")
+    connections = {name: _attach(hub, agent_audience(name)) for name in names}
+    sent: list[tuple[str, str]] = []
+
+    async def writer(name: str, connection: Connection) -> None:
+        while (text := await connection.next()) is not None:
+            sent.append((name, json.loads(text)["type"]))
+
+    for connection in connections.values():
+        _frames(connection)  # the snapshots
+    tasks = [asyncio.create_task(writer(name, c)) for name, c in connections.items()]
+    await asyncio.sleep(0)  # every writer waits for a frame
+    for name in names:
+        hub.publish("agent_state", {"agent_id": name}, (name,))
+    hub.publish("screen_pop", {"call_id": "c1"}, ("agent1004",))
+    await until(lambda: len(sent) == 5)
+    assert sent[:2] == [("agent1004", "agent_state"), ("agent1004", "screen_pop")]
+    assert sorted(sent[2:]) == [("agent1001", "agent_state"), ("agent1002", "agent_state"),
+                                ("agent1003", "agent_state")]
+    assert hub.urgency.pending == 0
+    # a pop left unsent by a connection that goes away stops counting: nobody steps aside for it any more
+    tasks[0].cancel()
+    await asyncio.gather(tasks[0], return_exceptions=True)
+    hub.publish("screen_pop", {"call_id": "c2"}, ("agent1001",))
+    assert hub.urgency.pending == 1
+    hub.detach(connections["agent1001"], agent_audience("agent1001"))
+    assert hub.urgency.pending == 0
+    for task in tasks[1:]:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -89,7 +89,7 @@ def websocket_routes(hub: Hub, guard: Guard, snapshot: Callable[[SignedIn], dict
             await websocket.close(CLOSE_BAD_MESSAGE, str(exc)[:120])
             return
         label = f"{signed_in.user.login}@{websocket.client.host if websocket.client else '?'}"
-        connection = Connection(label, hub.send_queue + hub.replay)
+        connection = hub.connection(label)
         hub.attach(connection, audience, hello, lambda: snapshot(signed_in))
         try:
             await _serve(websocket, connection, signed_in, guard, clock, heartbeat)
@@ -123,7 +123,7 @@ async def _serve(websocket: WebSocket, connection: Connection, signed_in: Signed
 
 async def _write(websocket: WebSocket, connection: Connection) -> None:
     while True:
-        text = await connection.queue.get()
+        text = await connection.next()
         if text is None:
             return  # closed by the hub (too slow) or by the reader / watchdog: _serve closes
         await websocket.send_text(text)

@@ -39,6 +39,7 @@ from cti.events import CallQueued, CallStarted, DomainEvent, PbxBooted, PbxShutd
 log = logging.getLogger(__name__)
 
 LOOKUPS_AT_ONCE = 8  # customer lookups in flight (a burst of arrivals must not exhaust the pool)
+URGENT_LOOKUPS_AT_ONCE = 4  # ... and those of a phone already ringing, which do not wait behind the others
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,8 @@ class DesktopFeed:
         self._lookups: dict[str, asyncio.Task[Identified | None]] = {}
         self._looked_up: dict[str, str | None] = {}  # call -> the reference its lookup was for (None: the number)
         self._limit = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+        self._urgent = asyncio.Semaphore(URGENT_LOOKUPS_AT_ONCE)
+        self._queued: set[asyncio.Task[Any]] = set()  # lookups waiting for their turn
         self._group: asyncio.TaskGroup | None = None
         self._queue_stats: list[dict[str, Any]] = []
 
@@ -117,37 +120,57 @@ class DesktopFeed:
         return {"event": change.change.value, **change.detail, "call": change.call.to_json(self.clock())}
 
     # ---- the screen pop ------------------------------------------------------------------------------
-    def _look_up(self, call: DeskCall) -> None:
-        """Starts the lookup of the call's customer; it replaces an earlier one (the IVR's identification
-        comes after the number's)."""
-        if self._group is None or call.direction != "inbound" or not (call.caller or call.customer_ref):
-            return
-        self._looked_up[call.call_id] = call.customer_ref
-        self._lookups[call.call_id] = self._group.create_task(self._identify(call.call_id, call.caller,
-                                                                             call.customer_ref),
-                                                              name=f"pop:{call.call_id}")
+    @property
+    def lookups_pending(self) -> int:
+        """Customer lookups started and not finished."""
+        return sum(not task.done() for task in self._lookups.values())
 
-    async def _identify(self, call_id: str, caller: str | None, reference: str | None) -> Identified | None:
+    def _look_up(self, call: DeskCall, *, urgent: bool = False) -> asyncio.Task[Identified | None] | None:
+        """Starts the lookup of the call's customer; it replaces an earlier one (the IVR's identification
+        comes after the number's). An urgent one (the phone rings) does not queue behind the others: a
+        burst of calls (a resync after a restart announces every call in progress) delays no pop."""
+        if self._group is None or call.direction != "inbound" or not (call.caller or call.customer_ref):
+            return None
+        self._looked_up[call.call_id] = call.customer_ref
+        task = self._lookups[call.call_id] = self._group.create_task(
+            self._identify(call.call_id, call.caller, call.customer_ref, self._urgent if urgent else self._limit),
+            name=f"pop:{call.call_id}")
+        self._queued.add(task)
+        return task
+
+    async def _identify(self, call_id: str, caller: str | None, reference: str | None,
+                        limit: asyncio.Semaphore) -> Identified | None:
+        try:
+            await limit.acquire()
+        finally:
+            self._queued.discard(asyncio.current_task())
+        try:
+            return await self._find(call_id, caller, reference)
+        finally:
+            limit.release()
+
+    async def _find(self, call_id: str, caller: str | None, reference: str | None) -> Identified | None:
         """The customer of `reference` (what the IVR identified), else of the calling number: one session each."""
-        async with self._limit:
-            try:
-                if reference is not None:
-                    summary = await self.customers.summary_by_reference(reference)
-                    if summary is not None:
-                        return Identified(summary, "ivr")
-                    log.warning("screen pop: the IVR identified customer %r for %s, who is not on file",
-                                reference, call_id)
-                summary = None if caller is None else await self.customers.summary_by_phone(caller)
-                return None if summary is None else Identified(summary, "phone")
-            except Exception:  # the pop still shows the caller; the lookup failing is logged, not fatal
-                log.exception("screen pop: customer lookup for %s failed", call_id)
-                return None
+        try:
+            if reference is not None:
+                summary = await self.customers.summary_by_reference(reference)
+                if summary is not None:
+                    return Identified(summary, "ivr")
+                log.warning("screen pop: the IVR identified customer %r for %s, who is not on file", reference, call_id)
+            summary = None if caller is None else await self.customers.summary_by_phone(caller)
+            return None if summary is None else Identified(summary, "phone")
+        except Exception:  # the pop still shows the caller; the lookup failing is logged, not fatal
+            log.exception("screen pop: customer lookup for %s failed", call_id)
+            return None
 
     def _ringing(self, change: CallChange) -> None:
         call = change.call
         agent = call.agent
         assert agent is not None
         lookup = self._lookups.get(call.call_id)
+        if lookup is not None and lookup in self._queued:  # still waiting for its turn: this one goes first
+            lookup.cancel()
+            lookup = self._look_up(call, urgent=True)
         if lookup is None or lookup.done():
             found = lookup.result() if lookup is not None and not lookup.cancelled() else None
             self._pop(call, agent, found)

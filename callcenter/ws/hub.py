@@ -13,6 +13,11 @@ connection of one audience sees the same numbers, so a page can resume on anothe
 A frame is encoded once per audience, then queued on each connection of it. The queues are bounded: a
 client that falls `send_queue` frames behind is dropped (close 4409) and comes back with a `hello`;
 publishing never waits for a client.
+
+A screen pop does not wait behind other clients' frames (`URGENT`): while one is queued and unsent, every
+other connection's writer steps aside once (one turn of the event loop) before its next send, so that a
+burst of background frames to many agents is sent after the pop, not before it. A connection's own frames
+keep their order.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ AUDIENCES: dict[str, Scope] = {
     "queue_stats": Scope.STAFF,
     "pbx": Scope.ALL,
 }
+# Message types sent before the other connections' frames queued with them (see the module docstring).
+URGENT = frozenset({"screen_pop"})
 # Messages outside the numbered stream: answers to this connection only.
 UNSEQUENCED = ("snapshot", "resumed", "heartbeat", "pong")
 
@@ -77,33 +84,71 @@ class HubStats:
     resumes: int = 0
 
 
-class Connection:
-    """One client's bounded send queue. The endpoint's writer takes frames from `queue`; `None` in the
-    queue means: close with `close_code`."""
+class Urgency:
+    """How many urgent frames are queued and not yet taken by their writers, over all connections."""
 
-    def __init__(self, label: str, maxsize: int) -> None:
+    def __init__(self) -> None:
+        self.pending = 0
+
+
+class Connection:
+    """One client's bounded send queue. The endpoint's writer takes frames with `next()`; None means:
+    close with `close_code`."""
+
+    def __init__(self, label: str, maxsize: int, urgency: Urgency | None = None) -> None:
         self.label = label
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize + 1)  # + 1: room for the closing None
+        # (frame, urgent); + 1: room for the closing None
+        self.queue: asyncio.Queue[tuple[str, bool] | None] = asyncio.Queue(maxsize + 1)
         self._maxsize = maxsize
+        self._urgency = urgency or Urgency()
+        self._urgent = 0  # urgent frames in this queue
         self.close_code: int | None = None
         self.close_reason = ""
 
-    def offer(self, text: str) -> bool:
+    def offer(self, text: str, urgent: bool = False) -> bool:
         if self.close_code is not None:
             return False
         if self.queue.qsize() >= self._maxsize:
             self.close(CLOSE_TOO_SLOW, "too far behind: reconnect and catch up")
             return False
-        self.queue.put_nowait(text)
+        self.queue.put_nowait((text, urgent))
+        if urgent:
+            self._urgent += 1
+            self._urgency.pending += 1
         return True
+
+    async def next(self) -> str | None:
+        """The next frame to send, once it is this connection's turn; None: close."""
+        item = await self.queue.get()
+        if item is None:
+            return None
+        text, urgent = item
+        if urgent:
+            self._urgent -= 1
+            self._urgency.pending -= 1
+        elif self._urgency.pending > self._urgent:
+            await asyncio.sleep(0)  # a screen pop is queued on another connection: its writer goes first
+        return text
+
+    def get_nowait(self) -> str | None:
+        """The next frame without waiting (QueueEmpty if there is none)."""
+        item = self.queue.get_nowait()
+        if item is not None and item[1]:
+            self._urgent -= 1
+            self._urgency.pending -= 1
+        return None if item is None else item[0]
+
+    def clear(self) -> None:
+        """Drop what is queued (its urgent frames count no more)."""
+        while not self.queue.empty():
+            self.get_nowait()
 
     def close(self, code: int, reason: str) -> None:
         """Drop what is queued and ask the writer to close."""
         if self.close_code is not None:
             return
         self.close_code, self.close_reason = code, reason
-        while not self.queue.empty():
-            self.queue.get_nowait()
+        self.clear()
         self.queue.put_nowait(None)
 
 
@@ -116,14 +161,14 @@ class Stream:
         self.buffer: deque[tuple[int, str]] = deque(maxlen=replay)
         self.connections: set[Connection] = set()
 
-    def push(self, body: str) -> int:
+    def push(self, body: str, urgent: bool = False) -> int:
         """`body` is an encoded JSON object without its opening brace; returns the frames queued."""
         self.seq += 1
         text = f'{{"seq":{self.seq},{body}'
         self.buffer.append((self.seq, text))
         queued = 0
         for connection in self.connections:
-            queued += connection.offer(text)
+            queued += connection.offer(text, urgent)
         return queued
 
     def since(self, seq: int) -> list[str] | None:
@@ -163,6 +208,10 @@ class Hub:
         self.send_queue = send_queue
         self.streams: dict[str, Stream] = {STAFF: Stream(STAFF, replay)}
         self.stats = HubStats()
+        self.urgency = Urgency()  # shared by the connections (`connection()`)
+
+    def connection(self, label: str) -> Connection:
+        return Connection(label, self.send_queue + self.replay, self.urgency)
 
     def publish(self, kind: str, payload: dict[str, Any], agents: Iterable[str] = ()) -> None:
         """Send a message of type `kind` to the audiences `AUDIENCES[kind]` allows: for OWN, the staff and
@@ -176,8 +225,9 @@ class Hub:
             targets = [self.streams[STAFF]]
             if scope is Scope.OWN:
                 targets += [s for a in set(agents) if (s := self.streams.get(agent_audience(a))) is not None]
+        urgent = kind in URGENT
         for stream in targets:
-            self.stats.frames_queued += stream.push(body)
+            self.stats.frames_queued += stream.push(body, urgent)
 
     def attach(self, connection: Connection, audience: str, hello: Hello,
                snapshot: Callable[[], dict[str, Any]]) -> None:
@@ -205,6 +255,7 @@ class Hub:
 
     def detach(self, connection: Connection, audience: str) -> None:
         stream = self.streams.get(audience)
+        connection.clear()  # its writer is gone: what it did not send counts no more
         if stream is not None and connection in stream.connections:
             stream.connections.discard(connection)
             self.stats.connections -= 1
