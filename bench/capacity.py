@@ -16,7 +16,9 @@ subprocess) that receives its screen pops. The arrival rate is stepped up; per s
 - lost calls (offered in the step and neither finished nor in progress at its end) and stuck calls
   (still in progress once the traffic has stopped and every call should have ended).
 
-Target (issue): >= 50 calls/s sustained with screen-pop p99 < 100 ms and no lost or stuck call.
+Target (issue): >= 50 calls/s sustained with screen-pop p99 < 100 ms and no lost or stuck call. A step
+meets it when it offered at least 95 % of its rate (the arrivals are Poisson; a process that cannot keep
+up offers fewer), the pop p99 is under 100 ms and no call was lost or stuck.
 Prints name=value lines; the last line per step is its pass/fail against the target.
 """
 
@@ -211,8 +213,11 @@ async def step(args: argparse.Namespace, rate: float, center: CallCenter, people
     received = json.loads(await asyncio.wait_for(client.stdout.readline(), 60))
     latencies = [(at - rings[key]) / 1e6 for key, at in received.items() if key in rings]
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-    ok = rate < 50 or (p99 < 100 and not lost and not stuck)
-    print(f"rate_target={rate:g} offered_calls_per_s={len(in_step) / wall:.1f} "
+    offered = len(in_step) / wall
+    # sustained: the calls were offered at the rate asked (a saturated process offers fewer: the simulated
+    # PBX shares the server's process), popped fast enough, and none was lost or left stuck
+    ok = rate < 50 or (offered >= 0.95 * rate and p99 < 100 and not lost and not stuck)
+    print(f"rate_target={rate:g} offered_calls_per_s={offered:.1f} "
           f"answered_calls_per_s={answers / wall:.1f} pops={len(latencies)} pop_p50_ms={p50:.1f} "
           f"pop_p99_ms={p99:.1f} pop_max_ms={max(latencies, default=float('nan')):.1f} "
           f"server_cpu_share={cpu / wall:.2f} server_rss_mib={rss_mib():.0f} lost_calls={len(lost)} "
