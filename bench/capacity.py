@@ -6,13 +6,16 @@ Everything is the production path, in real time (speed 1): bot callers arrive on
 (Poisson) and go through the shipped dialplan and our IVR over FastAGI (they press 2: support); the
 tracker reads the AMI events over TCP; the ACD redirects each caller to a bot agent, whose phone rings,
 answers after 0.5 s and talks `--talk` seconds. Every agent has a signed-in websocket client (in a
-subprocess) that receives its screen pops. The arrival rate is stepped up; per step it prints:
+subprocess) that receives its screen pops. The simulated PBX runs in a process of its own, as Asterisk
+would (the server is configured for a real Asterisk: `pbx.mode asterisk`, AMI on the PBX's port);
+`--pbx in-process` runs it inside the server instead, as `callcenter demo` does. The arrival rate is
+stepped up; per step it prints:
 
 - offered calls/s and answered calls/s;
 - screen-pop latency p50 / p99: from the simulated Asterisk emitting the agent leg's ring (Newstate
   Ringing) to the agent's websocket client receiving the `screen_pop` frame (CLOCK_MONOTONIC, one
-  machine; the server and the PBX share a process, the clients run in another);
-- the server process's CPU (share of one core) and RSS;
+  machine, three processes);
+- the server process's CPU (share of one core) and RSS, and the PBX process's CPU;
 - lost calls (offered in the step and neither finished nor in progress at its end) and stuck calls
   (still in progress once the traffic has stopped and every call should have ended).
 
@@ -28,11 +31,14 @@ import argparse
 import asyncio
 import json
 import logging
+import multiprocessing
 import os
+import secrets
 import socket
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +47,17 @@ sys.path.insert(0, str(ROOT))
 
 import websockets  # noqa: E402
 from argon2 import PasswordHasher  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 from callcenter.app import CallCenter  # noqa: E402
+from callcenter.asterisk.render import load_dialplan  # noqa: E402
 from callcenter.auth.service import Role  # noqa: E402
 from callcenter.demo import demo_settings  # noqa: E402
 from callcenter.migrations import migrate  # noqa: E402
-from callcenter.settings import Settings  # noqa: E402
+from callcenter.settings import PbxSettings, Settings  # noqa: E402
 from callcenter.simulator.people import CallerBehaviour, Span  # noqa: E402
+from callcenter.simulator.scenario import load_scenario  # noqa: E402
+from callcenter.simulator.service import Simulator  # noqa: E402
 
 PASSWORD = "bench-password-1"
 FIRST_AGENT = 2001
@@ -129,11 +139,140 @@ def rss_mib() -> float:
     return float("nan")
 
 
+@dataclass
+class PbxView:
+    """What the bench reads of the simulated PBX (all since it started)."""
+
+    rings: dict[str, int] = field(default_factory=dict)  # "<linkedid>|<agent>" -> monotonic ns of the ring
+    offered: dict[str, float] = field(default_factory=dict)  # caller uniqueid -> monotonic s of its arrival
+    answers: int = 0  # calls the bot agents answered
+    cpu: float = 0.0  # the PBX process's CPU seconds (0 when it runs inside the server)
+
+
+class PbxTap:
+    """Watches a simulator's events and drives its callers (inside whichever process runs it)."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        assert simulator.pbx is not None and simulator.people is not None
+        self.people = simulator.people
+        self.view = PbxView()
+        simulator.pbx.listeners.append(self._listen)
+
+    def _listen(self, event: dict[str, Any]) -> None:
+        if event["Event"] == "Newstate" and event["ChannelState"] == "5" and event["Channel"].startswith(
+                "PJSIP/agent"):
+            self.view.rings[f"{event['Linkedid']}|{event['Channel'][6:].rsplit('-', 1)[0]}"] = time.monotonic_ns()
+        elif event["Event"] == "Newchannel" and event["Context"] == "cc-inbound":
+            self.view.offered[event["Uniqueid"]] = time.monotonic()
+
+    def start_traffic(self, rate: float, talk: float) -> None:
+        self.people.start_traffic([CallerBehaviour(DNIS, rate * 60, Span(600, 600), Span(talk, talk), DIGITS)])
+
+    def stop_traffic(self) -> None:
+        self.people.stop_traffic()
+
+    def dump(self, own_process: bool) -> dict[str, Any]:
+        """A PbxView's fields (plain data: it crosses the pipe)."""
+        return {"rings": dict(self.view.rings), "offered": dict(self.view.offered),
+                "answers": self.people.stats.answers, "cpu": cpu_seconds() if own_process else 0.0}
+
+
+class InProcessPbx:
+    """The simulated PBX inside the server (`pbx.mode simulated`, as `callcenter demo` runs it)."""
+
+    def __init__(self, center: CallCenter) -> None:
+        assert center.simulator is not None
+        self.tap = PbxTap(center.simulator)
+
+    async def start_traffic(self, rate: float, talk: float) -> None:
+        self.tap.start_traffic(rate, talk)
+
+    async def stop_traffic(self) -> None:
+        self.tap.stop_traffic()
+
+    async def dump(self) -> PbxView:
+        return PbxView(**self.tap.dump(own_process=False))
+
+    async def close(self) -> None:
+        self.tap.stop_traffic()
+
+
+class PbxProcess:
+    """The simulated PBX in a process of its own, reached by the server over AMI like a real Asterisk and
+    driven by the bench over a pipe."""
+
+    def __init__(self, settings: Settings, secret: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipe, child = context.Pipe()
+        self.process = context.Process(target=pbx_main, args=(child, settings.model_dump_json(), secret),
+                                       name="simulated-pbx")
+        self.process.start()
+
+    async def _ask(self, *command: Any) -> Any:
+        self.pipe.send(command)
+        return await asyncio.to_thread(self.pipe.recv)
+
+    async def ready(self) -> None:
+        assert await asyncio.wait_for(asyncio.to_thread(self.pipe.recv), 60) == "ready"
+
+    async def start_traffic(self, rate: float, talk: float) -> None:
+        await self._ask("traffic", rate, talk)
+
+    async def stop_traffic(self) -> None:
+        await self._ask("stop_traffic")
+
+    async def dump(self) -> PbxView:
+        return PbxView(**await self._ask("dump"))
+
+    async def close(self) -> None:
+        await self._ask("stop")
+        await asyncio.to_thread(self.process.join, 30)
+
+
+def pbx_main(pipe: Any, settings_json: str, secret: str) -> None:
+    """The PBX process: the simulator as `callcenter demo` builds it, on the settings' AMI port."""
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(_serve_pbx(pipe, Settings.model_validate_json(settings_json), secret))
+
+
+async def _serve_pbx(pipe: Any, settings: Settings, secret: str) -> None:
+    sim = settings.simulator
+    simulator = Simulator(load_scenario(sim.scenario), load_dialplan(settings, sim.dialplan),
+                          username=settings.ami.username, secret=secret, port=settings.ami.port,
+                          speed=sim.speed, recordings=sim.recordings_dir)
+    await simulator.start()
+    tap = PbxTap(simulator)
+    pipe.send("ready")
+    while True:
+        command, *arguments = await asyncio.to_thread(pipe.recv)
+        if command == "traffic":
+            tap.start_traffic(*arguments)
+            pipe.send(None)
+        elif command == "stop_traffic":
+            tap.stop_traffic()
+            pipe.send(None)
+        elif command == "dump":
+            pipe.send(tap.dump(own_process=True))
+        else:
+            tap.stop_traffic()
+            await simulator.stop()
+            pipe.send(None)
+            return
+
+
 async def run(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         settings = settings_for(tmp, args.agents)
+        pbx_process = None
+        if args.pbx == "process":  # the server is configured as for a real Asterisk
+            secret = secrets.token_urlsafe(18)
+            settings = settings.model_copy(update={
+                "pbx": PbxSettings(mode="asterisk"),
+                "ami": settings.ami.model_copy(update={"port": free_port(), "secret": SecretStr(secret)})})
+            pbx_process = PbxProcess(settings, secret)
+            await pbx_process.ready()
         await migrate(settings.database.url)
         center = CallCenter(settings, password_hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
         tokens = {}
@@ -146,19 +285,7 @@ async def run(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         server = loop.create_task(center.run())
         await _until(lambda: center.connection.ready and center.pipeline.stats.resyncs > 0, 60)
-        assert center.simulator is not None and center.simulator.pbx is not None and center.simulator.people
-        pbx, people = center.simulator.pbx, center.simulator.people
-        rings: dict[str, int] = {}
-        offered_at: dict[str, float] = {}
-
-        def listen(event: dict[str, Any]) -> None:
-            if event["Event"] == "Newstate" and event["ChannelState"] == "5" and event["Channel"].startswith(
-                    "PJSIP/agent"):
-                rings[f"{event['Linkedid']}|{event['Channel'][6:].rsplit('-', 1)[0]}"] = time.monotonic_ns()
-            elif event["Event"] == "Newchannel" and event["Context"] == "cc-inbound":
-                offered_at[event["Uniqueid"]] = time.monotonic()
-
-        pbx.listeners.append(listen)
+        pbx: InProcessPbx | PbxProcess = pbx_process or InProcessPbx(center)
         client = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--client", str(settings.http.port), str(tmp / "tokens.json"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -167,17 +294,18 @@ async def run(args: argparse.Namespace) -> None:
         assert (await asyncio.wait_for(client.stdout.readline(), 120)).strip() == b"ready"
         await _until(lambda: center.desktop.hub.stats.connections >= args.agents, 120)
         print(f"agents={args.agents} clients_connected={center.desktop.hub.stats.connections} "
-              f"talk_seconds={args.talk} step_seconds={args.step_seconds}")
+              f"talk_seconds={args.talk} step_seconds={args.step_seconds} pbx={args.pbx}")
         ended: set[str] = set()
         center.bus.subscribe("bench", _collect_ended(ended))
         for rate in args.rates:
-            await step(args, rate, center, people, client, rings, offered_at, ended)
-        people.stop_traffic()
+            await step(args, rate, center, pbx, client, ended)
+        await pbx.stop_traffic()
         client.stdin.write(b"stop\n")
         await client.stdin.drain()
         await client.wait()
         center.stop()
         await asyncio.wait_for(server, 60)
+        await pbx.close()
 
 
 def _collect_ended(ended: set[str]) -> Any:
@@ -190,18 +318,17 @@ def _collect_ended(ended: set[str]) -> Any:
     return handler
 
 
-async def step(args: argparse.Namespace, rate: float, center: CallCenter, people: Any, client: Any,
-               rings: dict[str, int], offered_at: dict[str, float], ended: set[str]) -> None:
-    behaviour = CallerBehaviour(DNIS, rate * 60, Span(600, 600), Span(args.talk, args.talk), DIGITS)
-    start_offered = set(offered_at)
+async def step(args: argparse.Namespace, rate: float, center: CallCenter, pbx: InProcessPbx | PbxProcess,
+               client: Any, ended: set[str]) -> None:
+    before = await pbx.dump()
     cpu0, wall0 = cpu_seconds(), time.monotonic()
-    answers0 = people.stats.answers
-    people.start_traffic([behaviour])
+    await pbx.start_traffic(rate, args.talk)
     await asyncio.sleep(args.step_seconds)  # the benchmark's own duration, not a wait for a result
     cpu, wall = cpu_seconds() - cpu0, time.monotonic() - wall0
-    answers = people.stats.answers - answers0
-    people.stop_traffic()
-    in_step = [call for call in offered_at if call not in start_offered]
+    during = await pbx.dump()
+    await pbx.stop_traffic()
+    answers, pbx_cpu = during.answers - before.answers, during.cpu - before.cpu
+    in_step = [call for call in during.offered if call not in before.offered]
     # every call of the step should end within IVR + talk time: wait for that, bounded
     drain = args.talk + 30
     await _until(lambda: all(c in ended for c in in_step), drain, fail=False)
@@ -211,17 +338,18 @@ async def step(args: argparse.Namespace, rate: float, center: CallCenter, people
     client.stdin.write(b"dump\n")
     await client.stdin.drain()
     received = json.loads(await asyncio.wait_for(client.stdout.readline(), 60))
+    rings = (await pbx.dump()).rings
     latencies = [(at - rings[key]) / 1e6 for key, at in received.items() if key in rings]
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     offered = len(in_step) / wall
-    # sustained: the calls were offered at the rate asked (a saturated process offers fewer: the simulated
-    # PBX shares the server's process), popped fast enough, and none was lost or left stuck
+    # sustained: the calls were offered at the rate asked (a saturated PBX offers fewer), popped fast
+    # enough, and none was lost or left stuck
     ok = rate < 50 or (offered >= 0.95 * rate and p99 < 100 and not lost and not stuck)
     print(f"rate_target={rate:g} offered_calls_per_s={offered:.1f} "
           f"answered_calls_per_s={answers / wall:.1f} pops={len(latencies)} pop_p50_ms={p50:.1f} "
           f"pop_p99_ms={p99:.1f} pop_max_ms={max(latencies, default=float('nan')):.1f} "
-          f"server_cpu_share={cpu / wall:.2f} server_rss_mib={rss_mib():.0f} lost_calls={len(lost)} "
-          f"stuck_calls={len(stuck)} meets_target={'yes' if ok else 'no'}", flush=True)
+          f"server_cpu_share={cpu / wall:.2f} server_rss_mib={rss_mib():.0f} pbx_cpu_share={pbx_cpu / wall:.2f} "
+          f"lost_calls={len(lost)} stuck_calls={len(stuck)} meets_target={'yes' if ok else 'no'}", flush=True)
 
 
 async def _until(condition: Any, within: float, *, fail: bool = True) -> None:
@@ -244,6 +372,8 @@ def main() -> None:
     parser.add_argument("--rates", type=lambda text: [float(r) for r in text.split(",")], default=[10, 25, 50, 75])
     parser.add_argument("--step-seconds", type=float, default=30)
     parser.add_argument("--talk", type=float, default=15)
+    parser.add_argument("--pbx", choices=("process", "in-process"), default="process",
+                        help="the simulated PBX in a process of its own (as Asterisk) or inside the server")
     asyncio.run(run(parser.parse_args()))
 
 
