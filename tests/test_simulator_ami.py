@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,7 +19,7 @@ from waiting import until as _until
 
 from callcenter.asterisk.dialplan import read_dialplan
 from callcenter.simulator.ami_server import AmiServer
-from callcenter.simulator.clock import LoopClock
+from callcenter.simulator.clock import LoopClock, Timer, VirtualClock
 from callcenter.simulator.pbx import Pbx
 from callcenter.simulator.people import AgentBehaviour, CallerBehaviour, People, Span
 from cti.connection import AmiConnection
@@ -181,3 +181,27 @@ async def test_bot_callers_arrive_and_abandon_when_nobody_answers(rig: Rig) -> N
     rig.people.stop_traffic()
     ended = [e for e in rig.of(CallEnded) if isinstance(e, CallEnded)]
     assert ended and all(e.record.outcome.value == "abandoned" for e in ended)
+
+
+class _LateClock(VirtualClock):
+    """Every timer fires `lag` seconds late, as on a loaded event loop."""
+
+    def __init__(self, lag: float) -> None:
+        super().__init__()
+        self.lag = lag
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        return super().call_later(delay + self.lag, callback)
+
+
+def test_callers_arrive_at_the_asked_rate_even_when_timers_fire_late() -> None:
+    """One caller a second on average for ten minutes, each arrival timer half a second late: the arrivals
+    stay a Poisson process of the asked rate (each is due a gap after the previous one was due), instead
+    of thinning out to one per 1.5 s."""
+    clock = _LateClock(lag=0.5)
+    people = People(Pbx(read_dialplan(LAB / "extensions.conf"), clock), random.Random(5))
+    arrivals: list[float] = []
+    people.call = lambda behaviour: arrivals.append(clock.now())  # type: ignore[method-assign,assignment,return-value]
+    people.start_traffic([CallerBehaviour("8005550100", 60, Span(2, 2), Span(3, 3))])
+    clock.advance(600)
+    assert 540 <= len(arrivals) <= 660  # 600 expected (± 2.5 standard deviations); relative timers gave ~400

@@ -337,18 +337,21 @@ class People:
     def stop_traffic(self) -> None:
         self._running = False
 
-    def _schedule_next(self, behaviour: CallerBehaviour, generation: int) -> None:
+    def _schedule_next(self, behaviour: CallerBehaviour, generation: int, after: float | None = None) -> None:
+        """The next caller, due an exponential gap after the previous one was due (`after`), not after its
+        timer fired: a timer late under load must not thin the arrivals out (open loop, Poisson)."""
         if not self._running or behaviour.calls_per_minute <= 0:
             return
-        gap = self.rng.expovariate(behaviour.calls_per_minute / 60.0)
+        clock = self.pbx.clock
+        due = (clock.now() if after is None else after) + self.rng.expovariate(behaviour.calls_per_minute / 60.0)
 
         def arrive() -> None:
             if not self._running or generation != self._generation:
                 return
             self.call(behaviour)
-            self._schedule_next(behaviour, generation)
+            self._schedule_next(behaviour, generation, due)
 
-        self.pbx.clock.call_later(gap, arrive)
+        clock.call_later(due - clock.now(), arrive)
 
     def call(self, behaviour: CallerBehaviour) -> Channel:
         """One caller dials `behaviour.dnis` now."""
