@@ -509,6 +509,8 @@ class DialplanRunner:
         self.pbx.channel_event("Newexten", leg, "dialplan,all", Extension=leg.exten, Application="AppDial",
                                AppData="(Outgoing Line)")
         self.pbx.channel_event("NewConnectedLine", leg)
+        if channel.is_local:
+            self.pbx.transfers.target_dialled(channel)  # e-atxfer: the transferer moves to the consultation now
         self.pbx.set_state(leg, STATE_RINGING)
         self.pbx.emit({"Event": "DialBegin", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
                        "DialString": resource})

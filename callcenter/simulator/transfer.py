@@ -245,12 +245,9 @@ class Transfers:
         pbx.enter_bridge(bridge, one)
         pbx.var_set(one, "ATTENDEDTRANSFER", "")
         consultation.phase = "consulting"
-        pbx.runner.start(two)  # its Dial rings the target
-        if consultation.phase != "consulting" or transferer.gone:
+        pbx.runner.start(two)  # its Dial rings the target; `target_dialled` moves the transferer meanwhile
+        if consultation.phase != "consulting" or transferer.gone or transferer.bridge is not bridge:
             return  # the target could not even be rung: `channel_gone` takes the transferer back
-        pbx.leave_bridge(transferer)
-        pbx.enter_bridge(bridge, transferer)
-        pbx.bridge_peers(bridge, 1)
         target = consultation.target()
         pbx.set_connected(transferer, UNKNOWN, UNKNOWN)
         if target is not None:
@@ -261,6 +258,19 @@ class Transfers:
             pbx.emit({"Event": "DialState", "Privilege": "call,all", **one.block("Dest"), "DialStatus": "RINGING"})
         pbx.bridge_peers(bridge, 1)
         self._later(consultation, self.features.atxfernoanswertimeout, lambda: self._not_answered(consultation))
+
+    def target_dialled(self, two: Channel) -> None:
+        """`;2`'s Dial made the target's leg (before ringing it): the transferer leaves the caller's bridge for
+        the consultation's (e-atxfer: between the leg's first events and DialBegin)."""
+        consultation = self.of_local(two)
+        if consultation is None or consultation.phase != "consulting" or consultation.bridge is None:
+            return
+        transferer = consultation.transferer
+        if transferer.gone or transferer.bridge is not consultation.home:
+            return
+        self.pbx.leave_bridge(transferer)
+        self.pbx.enter_bridge(consultation.bridge, transferer)
+        self.pbx.bridge_peers(consultation.bridge, 1)
 
     def _not_answered(self, consultation: Consultation) -> None:
         if consultation.phase == "consulting" and not consultation.answered:
