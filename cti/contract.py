@@ -28,6 +28,8 @@ USEREVENT_NOANSWER = "CCNoAnswer"  # headers: Agent, DialStatus
 
 # Asterisk's own variable naming the file a MixMonitor writes.
 VAR_MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
+# Asterisk's own variable on the Local channel pair of an attended transfer: the transferer's channel name.
+VAR_ATTENDED_TRANSFER = "ATTENDEDTRANSFER"
 
 # ---- added with the shipped Asterisk configuration (config/asterisk/) ------------------------------------
 # Contexts. Each is a context of config/asterisk/extensions_callcenter.conf; tests/test_asterisk_config.py
