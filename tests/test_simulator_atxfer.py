@@ -294,3 +294,17 @@ def test_atxfer_without_transfer_rights_only_sends_the_digits() -> None:
     clock.advance(5)
     assert [e["Event"] for e in events] == ["VarSet"] + ["DTMFEnd"] * 6
     assert agent.bridge is caller.bridge
+
+
+def test_the_caller_hanging_up_right_after_the_transfer_ends_every_leg(consulting: Any) -> None:
+    """Before the Local pair optimises away (0.44 s), the caller's hangup takes `;1`, then `;2` and the target."""
+    clock, pbx, _, events, caller, agent = consulting
+    [target] = _channels(pbx, "agent1003")
+    pbx.answer(target)
+    clock.advance(1)
+    pbx.remote_hangup(agent)
+    clock.advance(0.1)
+    pbx.remote_hangup(caller)
+    clock.advance(1)
+    assert "LocalOptimizationBegin" not in [e["Event"] for e in events]
+    assert caller.gone and target.gone and not pbx.channels

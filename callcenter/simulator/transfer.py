@@ -421,6 +421,8 @@ class Transfers:
             self.pbx.clock.call_later(0, lambda: self._target_gone(consultation))
         elif consultation.phase == "merged" and channel is consultation.local_two:
             self.pbx.clock.call_later(0, lambda: self._never_answered(consultation))
+        elif consultation.phase == "merged":  # ;1 went with the caller (it hung up before the optimisation)
+            self.pbx.clock.call_later(0, lambda: self._caller_side_gone(consultation))
 
     def _target_gone(self, consultation: Consultation) -> None:
         if consultation.phase != "consulting":
@@ -440,6 +442,16 @@ class Transfers:
         one = consultation.local_one
         if one is not None and not one.gone:
             self.pbx.runner.agent_left_dial_bridge(one)
+
+    def _caller_side_gone(self, consultation: Consultation) -> None:
+        """The caller hung up after the transfer, before the pair optimised away: the target's side goes too."""
+        if consultation.phase != "merged":
+            return
+        consultation.phase = "done"
+        self._forget(consultation)
+        two = consultation.local_two
+        if two is not None and not two.gone:
+            self.pbx.runner.caller_gone(two, 16)
 
     def _return(self, consultation: Consultation) -> None:
         """The transferer goes back to the caller (CancelAtxfer, or the target's leg ended), then the Local pair
