@@ -23,6 +23,11 @@ Deterministic rules (same inputs in the same order give the same outputs):
   CLOSED. Callbacks wait off the line and stay. A caller whose offer ends without a call (no answer,
   withdrawn) meets the same rules on its way back.
 
+* An attended transfer: the agent consulted is on the call from the moment their phone rings
+  (`direct_call_started` with the routed call's id) and offered nobody; `call_handed_over` gives them the
+  call (the transferring agent's conversation ends as any other), `direct_call_ended` frees them if no
+  transfer happens, and the call's end frees them as well.
+
 After every input, no routable caller waits while a free agent who matches it is available.
 """
 
@@ -202,32 +207,58 @@ class Router(RecoveringCore):
         return out
 
     def call_ended(self, call_id: str, now: float) -> Out:
-        """The conversation is over (either side hung up, or the caller was transferred away)."""
+        """The conversation is over (either side hung up, or the caller was transferred away). An agent
+        consulted on it (see `direct_call_started`) is done with it too."""
         call = self._calls.get(call_id)
         if call is None or call.phase is not CallPhase.CONNECTED or call.agent_id is None:
             return [self._call_ignored(now, "call_ended", call_id, call)]
         del self._calls[call_id]
-        agent = self._agents[call.agent_id]
-        wrap_up = self._queues[call.queue].config.wrap_up
         out: Out = []
+        self._talk_over(self._agents[call.agent_id], call, now, out)
+        for consulted in [a for a in self._agents.values() if a.state is AgentState.ON_CALL and a.call_id == call_id]:
+            self._direct_over(consulted, now, out)
+        return out
+
+    def call_handed_over(self, call_id: str, agent_id: str, now: float) -> Out:
+        """An attended transfer is complete: the call's agent is done with it (wrap-up, as after any call)
+        and the call now belongs to `agent_id`, consulted on it meanwhile (`direct_call_started`), who stays
+        on it; its end (`call_ended`) gives them the queue's wrap-up."""
+        call = self._calls.get(call_id)
+        if call is None or call.phase is not CallPhase.CONNECTED or call.agent_id in (None, agent_id):
+            return [self._call_ignored(now, "call_handed_over", call_id, call)]
+        target = self._agents.get(agent_id)
+        if target is None or target.state is not AgentState.ON_CALL or target.call_id != call_id:
+            return [self._ignored(now, "call_handed_over", agent_id, target)]
+        assert call.agent_id is not None
+        previous = self._agents[call.agent_id]
+        call.agent_id = agent_id
+        out: Out = []
+        self._talk_over(previous, call, now, out)
+        return out
+
+    def _talk_over(self, agent: AgentRecord, call: CallRecord, now: float, out: Out) -> None:
+        """The agent's conversation on a call of the queue's is over: wrap-up, or logout if asked."""
+        wrap_up = self._queues[call.queue].config.wrap_up
         if agent.pending_logout:
             self._log_out(agent, now, out)
         elif wrap_up > 0:
             agent.wrap_up_until = now + wrap_up
-            self._set_state(agent, AgentState.WRAP_UP, now, out, call_id=call_id, until=agent.wrap_up_until)
+            self._set_state(agent, AgentState.WRAP_UP, now, out, call_id=call.call.call_id,
+                            until=agent.wrap_up_until)
             self._arm_agent(agent)
         else:
             self._agent_ready(agent, now, out)
-        return out
 
     def direct_call_started(self, agent_id: str, call_id: str, now: float) -> Out:
         """The agent's phone is in a call the ACD did not route (a transfer straight to them, a call they
-        dialled): while it lasts they are on that call and offered nobody. A wrap-up ends there; a paused
-        agent stays paused (the call does not make them ready)."""
+        dialled), or is consulted on a routed call by the agent talking on it (an attended transfer): while
+        it lasts they are on that call and offered nobody. A wrap-up ends there; a paused agent stays paused
+        (the call does not make them ready)."""
         agent = self._agents.get(agent_id)
         if agent is None or agent.state not in (AgentState.AVAILABLE, AgentState.WRAP_UP):
             return [self._ignored(now, "direct_call_started", agent_id, agent)]
-        if call_id in self._calls:
+        routed = self._calls.get(call_id)
+        if routed is not None and (routed.phase is not CallPhase.CONNECTED or routed.agent_id in (None, agent_id)):
             return [InputIgnored(now, "direct_call_started", call_id, "a call the ACD routes")]
         out: Out = []
         self._leave_available(agent)
@@ -236,17 +267,22 @@ class Router(RecoveringCore):
         return out
 
     def direct_call_ended(self, agent_id: str, call_id: str, now: float) -> Out:
-        """That call is over: the agent is ready again (no wrap-up: no queue's call), or logs out or
-        pauses if they asked meanwhile."""
+        """That call is over (or the consultation, for a consulted agent): the agent is ready again (no
+        wrap-up: no queue's call of theirs), or logs out or pauses if they asked meanwhile."""
         agent = self._agents.get(agent_id)
-        if agent is None or agent.state is not AgentState.ON_CALL or agent.call_id != call_id or call_id in self._calls:
+        routed = self._calls.get(call_id)
+        if (agent is None or agent.state is not AgentState.ON_CALL or agent.call_id != call_id
+                or (routed is not None and routed.agent_id == agent_id)):
             return [self._ignored(now, "direct_call_ended", agent_id, agent)]
         out: Out = []
+        self._direct_over(agent, now, out)
+        return out
+
+    def _direct_over(self, agent: AgentRecord, now: float, out: Out) -> None:
         if agent.pending_logout:
             self._log_out(agent, now, out)
         else:
             self._agent_ready(agent, now, out)
-        return out
 
     def offer_unanswered(self, call_id: str, now: float) -> Out:
         """Asterisk reports the agent's leg ended without answer (NOANSWER, BUSY, rejected)."""

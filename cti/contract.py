@@ -28,6 +28,8 @@ USEREVENT_NOANSWER = "CCNoAnswer"  # headers: Agent, DialStatus
 
 # Asterisk's own variable naming the file a MixMonitor writes.
 VAR_MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
+# Asterisk's own variable on the Local channel pair of an attended transfer: the transferer's channel name.
+VAR_ATTENDED_TRANSFER = "ATTENDEDTRANSFER"
 
 # ---- added with the shipped Asterisk configuration (config/asterisk/) ------------------------------------
 # Contexts. Each is a context of config/asterisk/extensions_callcenter.conf; tests/test_asterisk_config.py
@@ -40,6 +42,9 @@ RECORD_CONTEXT = "cc-record"             # Gosub run on the answered agent / cus
 SUPERVISOR_CONTEXT = "cc-supervisor"     # Originate target of a supervisor's phone: ChanSpy on an agent
 OUTBOUND_CONTEXT = "cc-outbound"         # Originate target of an agent leg (click-to-call, preview campaigns):
                                          # exten = the customer's number, dialled over the trunk on answer
+CONSULT_CONTEXT = "cc-consult"           # the AMI Atxfer's Context (attended transfer): exten = an agent endpoint
+                                         # or a number over the trunk, followed by CONSULT_END
+CONSULT_END = "#"                        # ends the transfer target's digits at once (Asterisk's ast_app_dtget)
 
 # Extensions of SUPERVISOR_CONTEXT: prefix + agent endpoint (`spy-agent1001`).
 SPY_LISTEN_PREFIX = "spy-"       # listen only

@@ -18,6 +18,12 @@ class DisconnectReason(StrEnum):
     MOVED = "moved"                  # transfer, redirect or consultation: nobody hung up
 
 
+class ConsultationOutcome(StrEnum):
+    TRANSFERRED = "transferred"  # the caller now talks to the one consulted (AttendedTransfer)
+    RETURNED = "returned"        # the agent has the caller back (cancelled; the target did not answer or left)
+    ENDED = "ended"              # the agent hung up with no caller left to transfer, or the call ended
+
+
 class QueueSource(StrEnum):
     CONTRACT = "contract"    # our own ACD: the caller sits in the waiting context
     APP_QUEUE = "app_queue"  # Asterisk's app_queue put the caller in a queue
@@ -131,6 +137,40 @@ class CallTransferred:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsultationStarted:
+    """An agent put the caller on hold to call someone first (an attended transfer begins)."""
+
+    at: float
+    call_id: str
+    agent: str | None  # the transferring agent
+    uniqueid: str      # the transferring agent's leg
+    to: str | None     # what was dialled: an agent endpoint or a number
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationAnswered:
+    """The one consulted answered: the agent talks to them while the caller holds."""
+
+    at: float
+    call_id: str
+    agent: str | None
+    uniqueid: str
+    target_agent: str | None  # the consulted agent, if an agent was consulted
+    target_uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationEnded:
+    at: float
+    call_id: str
+    agent: str | None
+    uniqueid: str
+    outcome: ConsultationOutcome
+    target_agent: str | None
+    target_uniqueid: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingStarted:
     at: float
     call_id: str
@@ -214,6 +254,9 @@ DomainEvent = (
     | CallHeld
     | CallResumed
     | CallTransferred
+    | ConsultationStarted
+    | ConsultationAnswered
+    | ConsultationEnded
     | RecordingStarted
     | RecordingStopped
     | SpyStarted

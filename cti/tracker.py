@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 
 from cti import contract
 from cti.bridges import BridgeGraph
+from cti.consultations import Consultations
 from cti.events import (
     AgentDisconnected,
     CallAbandoned,
@@ -54,7 +55,7 @@ Handler = Callable[[AmiEvent, float], None]
 TRACKED_VARIABLES = frozenset(
     {contract.VAR_CALL, contract.VAR_QUEUE, contract.VAR_DNIS, contract.VAR_MIXMONITOR_FILENAME,
      contract.IVR_VAR_PRIORITY, contract.IVR_VAR_SKILLS, contract.IVR_VAR_CUSTOMER, contract.IVR_VAR_PREFERRED_AGENT,
-     contract.IVR_VAR_IVR_PATH}
+     contract.IVR_VAR_IVR_PATH, contract.VAR_ATTENDED_TRANSFER}
 )
 # What the IVR leaves on the caller for the ACD and the screen pop (read from VarSet live, from Status after a
 # resync).
@@ -122,6 +123,7 @@ class Tracker:
         self.channels: dict[str, Channel] = {}
         self.calls: dict[str, Call] = {}
         self.bridges = BridgeGraph()
+        self.consultations = Consultations()  # attended transfers in progress (AMI Atxfer)
         self._out: list[DomainEvent] = []
         self.ignored_events = 0
         # Local channel optimisation in progress (Id -> Local pair key): while Asterisk swaps the
@@ -409,6 +411,12 @@ class Tracker:
             channel.mixmonitor_file = value or None
         elif name in IVR_ROUTING_VARIABLES and channel.role is LegRole.CALLER:
             _set_routing(call, name, value)
+        elif name == contract.VAR_ATTENDED_TRANSFER and value and channel.is_local:
+            # e-atxfer: set on the new Local pair, naming the transferer's channel (a name is all Asterisk
+            # gives here; among the call's live legs it is unique)
+            transferer = next((self.channels[uid] for uid in call.live if self.channels[uid].name == value), None)
+            if transferer is not None and transferer.role is LegRole.AGENT:
+                self._out += self.consultations.begin(channel, transferer, now)
 
     def _on_hangup_request(self, event: AmiEvent, now: float) -> None:
         channel = self.channels.get(_text(event, "Uniqueid"))
@@ -431,6 +439,7 @@ class Tracker:
 
     def _end_channel(self, channel: Channel, cause: int | None, cause_text: str | None, now: float) -> None:
         call = self.calls[channel.call_id]
+        self._out += self.consultations.leg_gone(call.call_id, channel.uniqueid, now)
         channel.hangup_cause = cause
         channel.ended_at = now
         if channel.role is LegRole.AGENT and channel.offered_at is not None and not channel.offer_closed:
@@ -473,6 +482,8 @@ class Tracker:
             if call.anchor_agent_leg == source.uniqueid and call.dnis is None:
                 call.direction = Direction.OUTBOUND
                 call.dnis = _text(event, "DialString").split("@", 1)[0] or None
+        if source is not None and source.is_local:
+            self.consultations.dialled(source, dest)  # a consultation's Local ;2 rings the target
         if dest.role is LegRole.AGENT:
             self._offer(dest, None, now)
 
@@ -510,6 +521,9 @@ class Tracker:
         if dest is None:
             return
         status = _text(event, "DialStatus")
+        source = self.channels.get(_text(event, "Uniqueid"))
+        if status == "ANSWER" and source is not None and source.is_local:
+            self._out += self.consultations.answered(source, dest, now)
         if dest.dial_status is None or dest.dial_status != "ANSWER":
             dest.dial_status = status or None
         if dest.role is LegRole.AGENT and status != "ANSWER" and not dest.offer_closed:
@@ -669,6 +683,7 @@ class Tracker:
                     CallConnected(at=now, call_id=call.call_id, agent=agent, uniqueid=uid,
                                   queue=call.queue, wait_seconds=call.first_connected_at - call.started_at)
                 )
+                self._out += self.consultations.connected(call.call_id, uid, now)  # back from consulting
         call.connected = agents
         if held and call.held_since is None:
             call.held_since = now
@@ -808,6 +823,7 @@ class Tracker:
         target = _text(event, "TransferTargetExten") or _text(event, "DestApp") or None
         self._transfer(self.calls[transferee.call_id], TransferKind.ATTENDED, target,
                        transferer.agent if transferer is not None else None, now)
+        self._out += self.consultations.transferred(transferee.call_id, _text(event, "OrigTransfererUniqueid"), now)
 
     def _transfer(self, call: Call, kind: TransferKind, to: str | None, by: str | None, now: float) -> None:
         call.transfers.append(Transfer(kind=kind, to=to, at=now))
@@ -864,6 +880,7 @@ class Tracker:
     # -- end of a call -------------------------------------------------------------------------
 
     def _finish(self, call: Call, now: float) -> None:
+        self._out += self.consultations.call_over(call.call_id, now)
         del self.calls[call.call_id]
         if call.reportable:
             self._out.append(CallEnded(at=now, call_id=call.call_id, record=call.to_record(now)))

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.asterisk.conf import read_conf
-from callcenter.asterisk.dialplan import parse_dialplan
+from callcenter.asterisk.dialplan import Dialplan, parse_dialplan
 from callcenter.simulator.actions import Actions
 from callcenter.simulator.agi import AgiCall, AgiSession, server_closed
 from callcenter.simulator.channels import Channel
 from callcenter.simulator.clock import VirtualClock
 from callcenter.simulator.pbx import Endpoint, Pbx
+from callcenter.simulator.transfer import read_features
 
 TRACES = Path(__file__).parent / "traces"
 LAB = TRACES / "lab-config"
@@ -79,8 +80,10 @@ class ScriptedPhone:
         pass
 
 
-def lab_pbx(clock: VirtualClock) -> Pbx:
-    pbx = Pbx(parse_dialplan(read_conf(LAB / "extensions.conf")), clock, trunk="pstn-in")
+def lab_pbx(clock: VirtualClock, dialplan: Dialplan | None = None) -> Pbx:
+    """The simulator set up as the lab's Asterisk: its dialplan (or `dialplan`), features, endpoints."""
+    pbx = Pbx(dialplan or parse_dialplan(read_conf(LAB / "extensions.conf")), clock, trunk="pstn-in",
+              features=read_features(read_conf(LAB / "features.conf")))
     pjsip = read_conf(LAB / "pjsip.conf")
     for section in pjsip.sections:
         if section.is_template or "callerid" not in pjsip.resolved(section.name):
@@ -298,9 +301,12 @@ def _renamer(packets: list[dict[str, Any]]) -> Any:
     per_endpoint: dict[str, int] = defaultdict(int)
     for packet in packets:
         if packet.get("Event") == "Newchannel":
-            endpoint = packet["Channel"].split("/", 1)[1].rsplit("-", 1)[0]
-            label = f"PJSIP/{endpoint}#{per_endpoint[endpoint]}"
-            per_endpoint[endpoint] += 1
+            tech, _, rest = packet["Channel"].partition("/")
+            endpoint = rest.rsplit("-", 1)[0]  # agent1001, or 1003@agents for Local/1003@agents-00000000;1
+            half = rest.rpartition(";")[2] if ";" in rest else ""
+            label = f"{tech}/{endpoint}#{per_endpoint[endpoint]}" + (f";{half}" if half else "")
+            if half != "1":  # a Local pair counts once: #0;1 and #0;2
+                per_endpoint[endpoint] += 1
             names[packet["Channel"]] = label
             if not packet["Uniqueid"].startswith("acd-"):
                 uids[packet["Uniqueid"]] = f"uid({label})"
@@ -320,13 +326,17 @@ def _renamer(packets: list[dict[str, Any]]) -> Any:
     return shown
 
 
-def normalise(packets: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Per-thread lists of comparable events: ids renamed, excluded events out, masked values hidden."""
-    rename = _renamer(packets)
+def normalise(packets: list[dict[str, Any]], context: list[dict[str, Any]] | None = None,
+              excluded: frozenset[str] = frozenset()) -> dict[str, list[dict[str, Any]]]:
+    """Per-thread lists of comparable events: ids renamed, excluded events out, masked values hidden.
+
+    `context`: the whole stream `packets` was cut from (its channels and bridges name the ids); `excluded`:
+    more events to leave out."""
+    rename = _renamer(context if context is not None else packets)
     threads: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for packet in packets:
         event = packet.get("Event")
-        if event in EXCLUDED_EVENTS:
+        if event in EXCLUDED_EVENTS or event in excluded:
             continue
         variable = str(packet.get("Variable", ""))
         if event == "VarSet" and any(variable.startswith(p) for p in EXCLUDED_VARIABLES):

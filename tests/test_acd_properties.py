@@ -84,10 +84,12 @@ AGENT_INPUT_STATES = {
     "end_wrap_up": {AgentState.WRAP_UP}, "extend": {AgentState.WRAP_UP},
     # calls the ACD did not route: a transfer straight to the agent, a call they dialled
     "direct_start": {AgentState.AVAILABLE, AgentState.WRAP_UP}, "direct_end": {AgentState.ON_CALL},
+    # an attended transfer: consulted on another agent's call, then handed that call
+    "consult": {AgentState.AVAILABLE, AgentState.WRAP_UP}, "hand_over": {AgentState.ON_CALL},
 }
 
 agent_ops = st.tuples(st.sampled_from(["log_in", "log_out", "pause", "resume", "end_wrap_up", "extend", "change",
-                                       "direct_start", "direct_end"]),
+                                       "direct_start", "direct_end", "consult", "hand_over"]),
                       st.integers(0, 1000))
 call_ops = st.tuples(st.sampled_from(["connect", "unanswered", "abandon", "end", "callback", "callback_failed"]),
                      st.integers(0, 1000))
@@ -155,9 +157,16 @@ class Run:
                    "change": lambda: r.change_agent(changed, self.now),
                    "direct_start": lambda: r.direct_call_started(agent_id, f"d-{agent_id}", self.now),
                    "direct_end": lambda: r.direct_call_ended(agent_id, r.agent_call(agent_id) or "none", self.now),
+                   "consult": lambda: r.direct_call_started(agent_id, self._talking(op[1], agent_id), self.now),
+                   "hand_over": lambda: r.call_handed_over(r.agent_call(agent_id) or "none", agent_id, self.now),
                    }[str(kind)]()
         self.outputs.append(out)
         return out
+
+    def _talking(self, pick: int, agent_id: str) -> str:
+        """A call some agent talks on (to be consulted on); none: the agent's own direct call."""
+        talking = sorted(v.call_id for v in self.router.calls() if v.phase is CallPhase.CONNECTED)
+        return talking[pick % len(talking)] if talking else f"d-{agent_id}"
 
     def drain(self) -> None:
         """Finish every caller still in the router: answer the rung, abandon the waiting, hang up."""
@@ -194,9 +203,12 @@ def check_state(run: Run, out: list[AcdEvent], from_tick: bool) -> None:
             assert r.agent_state(view.agent_id) is expected
             assert r.agent_call(view.agent_id) == view.call_id
     routed = {v.agent_id for v in views}
-    for agent_id in agents:  # on a call the ACD does not know: only a direct one, and never offered
+    for agent_id in agents:  # on a call the ACD does not know: a direct one, or consulted on another's; never offered
         if r.agent_state(agent_id) is AgentState.ON_CALL and agent_id not in routed:
-            assert r.agent_call(agent_id) == f"d-{agent_id}"
+            call = r.agent_call(agent_id)
+            consulted = r.call(call or "")
+            assert call == f"d-{agent_id}" or (
+                consulted is not None and consulted.phase is CallPhase.CONNECTED and consulted.agent_id != agent_id)
     free = {a for a in agents if r.agent_state(a) is AgentState.AVAILABLE}
     for queue in QUEUES:
         assert set(r.free_agents(queue.name)) == {a for a in free if queue.name in agents[a].queues}

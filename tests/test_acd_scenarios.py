@@ -688,3 +688,39 @@ def test_the_preferred_agent_is_offered_when_free_else_the_queues_policy_applies
     assert [(e.call_id, e.agent_id) for e in out if isinstance(e, CallOffered)] == [("c2", "a1")]
     out = r.call_arrived(Call("c3", "billing", preferred_agent="nobody"), 7)  # an unknown name changes nothing
     assert [type(e).__name__ for e in out] == ["CallQueued"]
+
+
+def test_an_attended_transfer_hands_the_call_to_the_agent_consulted() -> None:
+    """a1 talks to c1 and consults a2 (a2's phone rings: busy from then on); the transfer completes: a1's
+    conversation is over (wrap-up), c1 is a2's; its end gives a2 the queue's wrap-up."""
+    r = router(QueueConfig("billing", BILLING, wrap_up=15))
+    r.log_in(agent("a1"), 0)
+    r.call_arrived(Call("c1", "billing"), 1)
+    r.call_connected("c1", 2)
+    r.log_in(agent("a2"), 3)
+    assert r.direct_call_started("a2", "c1", 10) == [AgentStateChanged(10, "a2", ON_CALL, AVAILABLE, 3, call_id="c1")]
+    assert r.call_arrived(Call("c2", "billing"), 11) == [CallQueued(11, "c2", "billing", 0, 1)]  # nobody free
+    assert r.call_handed_over("c1", "a2", 20) == [
+        AgentStateChanged(20, "a1", WRAP_UP, ON_CALL, 2, call_id="c1", until=35)]
+    view = r.call("c1")
+    assert view is not None and (view.agent_id, r.agent_state("a2")) == ("a2", ON_CALL)
+    assert r.call_ended("c1", 50) == [AgentStateChanged(50, "a2", WRAP_UP, ON_CALL, 10, call_id="c1", until=65)]
+
+
+def test_a_consultation_that_ends_without_a_transfer_frees_the_agent_consulted() -> None:
+    """Cancelled (or unanswered): a2 is ready again, a1 still talks to c1. Consulted on a call, a2 is also
+    free when c1 ends meanwhile. A call still ringing or waiting is not one to be consulted on."""
+    r = router(QueueConfig("billing", BILLING, wrap_up=15))
+    r.log_in(agent("a1"), 0)
+    r.call_arrived(Call("c1", "billing"), 1)  # a1's phone rings
+    r.log_in(agent("a2"), 1)
+    assert r.direct_call_started("a2", "c1", 1) == [InputIgnored(1, "direct_call_started", "c1",
+                                                                 "a call the ACD routes")]
+    r.call_connected("c1", 2)
+    r.direct_call_started("a2", "c1", 10)
+    assert r.direct_call_ended("a2", "c1", 12) == [AgentStateChanged(12, "a2", AVAILABLE, ON_CALL, 10)]
+    assert r.direct_call_ended("a1", "c1", 12)[0].reason == "agent is on_call"  # c1 is a1's own: not so
+    assert r.agent_state("a1") is ON_CALL
+    r.direct_call_started("a2", "c1", 20)
+    assert r.call_ended("c1", 30) == [AgentStateChanged(30, "a1", WRAP_UP, ON_CALL, 2, call_id="c1", until=45),
+                                      AgentStateChanged(30, "a2", AVAILABLE, ON_CALL, 20)]

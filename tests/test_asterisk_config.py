@@ -179,6 +179,21 @@ def test_the_checker_finds_what_a_broken_dialplan_lacks(rendered: Path) -> None:
         assert expected in problems
 
 
+def test_the_attended_transfer_needs_its_feature_codes_and_the_agents_right_to_transfer(rendered: Path) -> None:
+    """Atxfer fails without an atxfer code (Asterisk has none by default), CancelAtxfer with an empty
+    atxferabort; and the agent's leg has the transfer codes only if cc-connect Dials it with `t`."""
+    features = rendered / "features.conf"
+    assert read_conf(features).resolved("featuremap")["atxfer"] == "*2"
+    features.write_text(features.read_text().replace("atxfer = *2", "automon = *2").replace(
+        "atxferabort = *1", "atxferabort ="))
+    own = rendered / "extensions_callcenter.conf"
+    own.write_text(own.read_text().replace("${CC_RING_TIMEOUT},gtU(", "${CC_RING_TIMEOUT},gU("))
+    assert checker.check(rendered) == [
+        f"{rendered / 'extensions.conf'}: [cc-connect] Dial lacks the option t: agents could not transfer (Atxfer)",
+        f"{features}: [featuremap] atxfer is not set: the AMI action Atxfer would fail",
+        f"{features}: [general] atxferabort is empty: the AMI action CancelAtxfer would fail"]
+
+
 def test_an_app_whose_module_is_not_loaded_is_reported(rendered: Path) -> None:
     modules = rendered / "modules.conf"
     modules.write_text(modules.read_text().replace("load = app_chanspy.so", ""))
@@ -188,8 +203,9 @@ def test_an_app_whose_module_is_not_loaded_is_reported(rendered: Path) -> None:
 
 # ---- the contract contexts behave as the lab's that recorded the traces ------------------------------
 
-SUBSTITUTED = {  # the shipped dialplan names a setting where the lab wrote a value
-    "${CC_DEFAULT_QUEUE}": "support", "${CC_RING_TIMEOUT}": "8", "gU(cc-record^${CC_RECORD})": "g",
+SUBSTITUTED = {  # the shipped dialplan names a setting where the lab wrote a value; `t` lets the agent
+    # transfer (the lab's transfers went through app_queue's own tT)
+    "${CC_DEFAULT_QUEUE}": "support", "${CC_RING_TIMEOUT}": "8", "gtU(cc-record^${CC_RECORD})": "g",
     "${CC_FASTAGI}": "agi://127.0.0.1:4573",
 }
 

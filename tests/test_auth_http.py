@@ -90,6 +90,8 @@ ROLES = {
     ("POST", "/api/calls/{call_id}/hold"): EVERYONE,
     ("POST", "/api/calls/{call_id}/resume"): EVERYONE,
     ("POST", "/api/calls/{call_id}/transfer"): EVERYONE,
+    ("POST", "/api/calls/{call_id}/transfer/complete"): EVERYONE,  # an agent: only a consultation of theirs
+    ("POST", "/api/calls/{call_id}/transfer/cancel"): EVERYONE,
     ("POST", "/api/calls/{call_id}/disposition"): EVERYONE,
     ("POST", "/api/sim/phone/{endpoint}/answer"): AGENTS,  # and only their own endpoint
     ("POST", "/api/sim/phone/{endpoint}/hangup"): AGENTS,

@@ -14,16 +14,25 @@ from trace_support import EXPECTED, TRACES, describe, main_traces, trace_id
 from callcenter.queue_log import QueueLogBuilder
 from callcenter.replay import replay_events
 from cti.events import (
+    AgentDisconnected,
     CallAbandoned,
+    CallConnected,
     CallEnded,
+    CallOffered,
     CallQueued,
     CallTransferred,
+    ConsultationAnswered,
+    ConsultationEnded,
+    ConsultationOutcome,
+    ConsultationStarted,
     DigitsReceived,
+    DisconnectReason,
     OfferUnanswered,
     OriginateFailed,
     PbxShutdown,
     SpyStarted,
 )
+from cti.records import TransferKind
 
 # What each trace shows, in call-center words (see tests/traces/README.md and contract/README.md).
 FACTS: dict[str, list[dict[str, Any]]] = {
@@ -81,6 +90,13 @@ FACTS: dict[str, list[dict[str, Any]]] = {
 MILESTONES: dict[str, list[tuple[type, dict[str, Any]]]] = {
     "b-abandon": [(OfferUnanswered, {"dial_status": "CANCEL"}), (CallAbandoned, {"queue": "backoffice"})],
     "c-ringnoanswer": [(OfferUnanswered, {"agent": "agent1004", "dial_status": "NOANSWER"})],
+    "e-atxfer": [(ConsultationStarted, {"agent": "agent1001", "to": "1003"}),
+                 (AgentDisconnected, {"agent": "agent1001", "reason": DisconnectReason.MOVED}),
+                 (CallOffered, {"agent": "agent1003"}),
+                 (ConsultationAnswered, {"agent": "agent1001", "target_agent": "agent1003"}),
+                 (CallConnected, {"agent": "agent1003"}),
+                 (CallTransferred, {"kind": TransferKind.ATTENDED, "to": "1003", "by_agent": "agent1001"}),
+                 (ConsultationEnded, {"outcome": ConsultationOutcome.TRANSFERRED, "target_agent": "agent1003"})],
     "g-chanspy": [(SpyStarted, {"supervisor": "sup2001", "agent": "agent1001"})],
     "i-dtmf-agi": [(DigitsReceived, {"digit": "1", "from_caller": True})],
     "n-wait-redirect-noanswer": [(CallQueued, {}), (OfferUnanswered, {"dial_status": "NOANSWER"}),

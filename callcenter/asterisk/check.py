@@ -18,7 +18,7 @@ from callcenter.asterisk.dialplan import Dialplan, Extension, parse_dialplan
 from cti import contract
 
 FILES = ("extensions.conf", "pjsip.conf", "manager.conf", "http.conf", "rtp.conf", "musiconhold.conf",
-         "logger.conf", "modules.conf")
+         "logger.conf", "modules.conf", "features.conf")
 
 # Where each application and function the dialplan may use comes from ("" = the core, always there).
 APP_MODULES = {
@@ -79,6 +79,20 @@ def check(directory: Path) -> list[str]:
         problems += check_manager(confs["manager.conf"])
     if "http.conf" in confs:
         problems += check_http(confs["http.conf"])
+    if "features.conf" in confs:
+        problems += check_features(confs["features.conf"])
+    return problems
+
+
+def check_features(features: ConfFile) -> list[str]:
+    """The attended transfer's codes: Atxfer queues `atxfer` (Asterisk has none by default), CancelAtxfer
+    queues `atxferabort` (an empty one makes it fail)."""
+    problems: list[str] = []
+    featuremap, general = features.section("featuremap"), features.section("general")
+    if featuremap is None or not featuremap.get("atxfer"):
+        problems.append(f"{features.path}: [featuremap] atxfer is not set: the AMI action Atxfer would fail")
+    if general is not None and general.get("atxferabort") == "":
+        problems.append(f"{features.path}: [general] atxferabort is empty: the AMI action CancelAtxfer would fail")
     return problems
 
 
@@ -188,7 +202,16 @@ def _contract_shape(dialplan: Dialplan) -> list[str]:
     for exit_extension in (contract.EXIT_MESSAGE, contract.EXIT_VOICEMAIL, contract.EXIT_CALLBACK,
                            contract.EXIT_TRANSFER):
         expect(contract.EXIT_CONTEXT, exit_extension, [(1, "Set", f"{contract.VAR_STATE}={contract.STATE_EXIT}")])
-    for context in (contract.OUTBOUND_CONTEXT, contract.AGENT_PHONE_CONTEXT, contract.SUPERVISOR_PHONE_CONTEXT):
+    consult = dialplan.find(contract.CONSULT_CONTEXT, sample_agent)
+    dials = [s.data for s in consult.steps.values() if s.app == "Dial"] if consult is not None else []
+    if not any(d.startswith("PJSIP/${EXTEN},") for d in dials):
+        problems.append(f"{dialplan.path}: [{contract.CONSULT_CONTEXT}] does not Dial an agent endpoint")
+    connect_dial = connect.steps.get(3) if connect is not None else None
+    if connect_dial is not None and "t" not in re.sub(r"[A-Za-z]\([^)]*\)", "", connect_dial.data.split(",")[-1]):
+        problems.append(f"{dialplan.path}: [{contract.CONNECT_CONTEXT}] Dial lacks the option t: agents could not "
+                        "transfer (Atxfer)")
+    for context in (contract.OUTBOUND_CONTEXT, contract.AGENT_PHONE_CONTEXT, contract.SUPERVISOR_PHONE_CONTEXT,
+                    contract.CONSULT_CONTEXT):
         extension = dialplan.find(context, "5551234567")
         dials = [s.data for s in extension.steps.values() if s.app == "Dial"] if extension else []
         if not any(f"@{contract.TRUNK_ENDPOINT}," in d for d in dials):

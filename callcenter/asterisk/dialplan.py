@@ -11,6 +11,8 @@ Asterisk's rules kept here:
   `!` zero or more. A literal extension beats any pattern; among patterns the more specific wins
   (compared character by character: a digit, then N, Z, X, a class by its size, then `.` and `!`).
 - `include => other` searches another context after this one's own extensions.
+- "Match more" (`ast_matchmore_extension`, which ends the digits of a transfer target): some extension
+  of the context, literal or pattern, also matches a longer string that starts with what was dialled.
 """
 
 from __future__ import annotations
@@ -58,6 +60,26 @@ class Extension:
     def specificity(self) -> tuple[int, ...]:
         return self._compiled[1]
 
+    def matches_longer(self, prefix: str) -> bool:
+        """Some string longer than `prefix` that starts with it is this extension (Asterisk's "match more")."""
+        if not self.is_pattern:
+            return len(self.name) > len(prefix) and self.name.startswith(prefix)
+        # A pattern is a row of one-character classes, `.` (one or more of anything) and `!` (zero or more).
+        # Where can the row be after `prefix`? From any place short of its end, one more character fits.
+        tokens = _tokens(self.name[1:])
+        places = _skip_optional(tokens, {0})
+        for char in prefix:
+            moved: set[int] = set()
+            for place in places:
+                if place < len(tokens):
+                    kind, members = tokens[place]
+                    if members is None or char in members:
+                        moved.add(place if kind == "star" else place + 1)
+                        if kind == "plus":
+                            moved.add(place)  # `.` goes on taking characters
+            places = _skip_optional(tokens, moved)
+        return any(place < len(tokens) for place in places)
+
     def label(self, name: str) -> int | None:
         return next((s.priority for s in self.steps.values() if s.label == name), None)
 
@@ -68,6 +90,9 @@ class Context:
     line: int
     extensions: list[Extension] = field(default_factory=list)
     includes: list[str] = field(default_factory=list)
+
+    def own_matches_longer(self, exten: str) -> bool:
+        return any(e.matches_longer(exten) for e in self.extensions)
 
     def own_match(self, exten: str) -> Extension | None:
         literal = next((e for e in self.extensions if not e.is_pattern and e.name == exten), None)
@@ -113,6 +138,41 @@ def _compile(pattern: str) -> tuple[re.Pattern[str], tuple[int, ...]]:
     return re.compile("".join(regex)), tuple(weights)
 
 
+Token = tuple[str, frozenset[str] | None]  # ("one" | "plus" | "star", the characters; None: any)
+
+
+def _tokens(pattern: str) -> list[Token]:
+    tokens: list[Token] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char.upper() in _CLASS:
+            low = {"X": "0", "Z": "1", "N": "2"}[char.upper()]
+            tokens.append(("one", frozenset(str(d) for d in range(int(low), 10))))
+        elif char == "[":
+            end = pattern.find("]", i)
+            if end < 0:
+                raise ValueError(f"pattern _{pattern}: '[' without ']'")
+            tokens.append(("one", frozenset(_class_members(pattern[i + 1:end]))))
+            i = end
+        elif char in ".!":
+            tokens.append(("plus" if char == "." else "star", None))
+        else:
+            tokens.append(("one", frozenset(char)))
+        i += 1
+    return tokens
+
+
+def _skip_optional(tokens: list[Token], places: set[int]) -> set[int]:
+    """Places reachable without taking a character: past any `!`."""
+    out = set(places)
+    for place in sorted(places):
+        while place < len(tokens) and tokens[place][0] == "star":
+            place += 1
+            out.add(place)
+    return out
+
+
 def _class_members(body: str) -> set[str]:
     members: set[str] = set()
     i = 0
@@ -150,6 +210,21 @@ class Dialplan:
                 return found
             pending.extend(self.contexts[name].includes)
         return None
+
+    def matches_longer(self, context: str, exten: str) -> bool:
+        """Asterisk's "match more": a longer string than `exten` could still be dialled in `context` (its
+        includes too). An attended transfer's digits end when it cannot (or with `#`, or a pause)."""
+        seen: set[str] = set()
+        pending = [context]
+        while pending:
+            name = pending.pop(0)
+            if name in seen or name not in self.contexts:
+                continue
+            seen.add(name)
+            if self.contexts[name].own_matches_longer(exten):
+                return True
+            pending.extend(self.contexts[name].includes)
+        return False
 
     def step(self, context: str, exten: str, priority: int) -> Step | None:
         extension = self.find(context, exten)

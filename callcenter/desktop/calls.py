@@ -1,9 +1,13 @@
 """The desktop's book of live calls: what each agent's screen shows, kept from the tracker's events.
 
 It answers the questions the agent page and the call controls ask: which call is this agent on (ringing,
-talking, held), which channel is the caller's (to redirect it), which leg is the agent's (to hang it up),
-what the caller pressed in the IVR, and, for a while after the end, who handled a call (the after-call
-form is filled in after the caller has gone). Pure: domain events in, changed calls out; no I/O.
+talking, held, consulting), which channel is the caller's (to redirect it), which leg is the agent's (to hang
+it up), what the caller pressed in the IVR, and, for a while after the end, who handled a call (the
+after-call form is filled in after the caller has gone). Pure: domain events in, changed calls out; no I/O.
+
+An attended transfer: the agent who consults keeps the call (`agent`, status `consulting`) while the caller
+holds; the agent consulted sees it too (`consultation.target_agent`: their phone rings, then they talk to the
+first agent) without controlling it; when the transfer completes the call is the consulted agent's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from cti.events import (
     CallResumed,
     CallStarted,
     CallTransferred,
+    ConsultationAnswered,
+    ConsultationEnded,
+    ConsultationOutcome,
+    ConsultationStarted,
     DigitsReceived,
     DomainEvent,
     OfferUnanswered,
@@ -40,6 +48,7 @@ class CallStatus(StrEnum):
     RINGING = "ringing"    # an agent's phone rings
     TALKING = "talking"
     HELD = "held"
+    CONSULTING = "consulting"  # the agent talks to (or rings) someone else first; the caller holds
     NO_AGENT = "no_agent"  # the agent left (hung up, transferred): the caller hears goodbye or moves on
     ENDED = "ended"
 
@@ -56,8 +65,28 @@ class Change(StrEnum):
     RESUMED = "resumed"
     DISCONNECTED = "disconnected"  # an agent left the call (hung up, transferred it)
     TRANSFERRED = "transferred"
+    CONSULTING = "consulting"  # the agent started a consultation (attended transfer): the target rings
+    CONSULT_ANSWERED = "consult_answered"  # the one consulted answered
+    CONSULT_ENDED = "consult_ended"  # over: transferred, or the agent has the caller back (+ outcome)
     ENDED = "ended"
     DIGIT = "digit"
+
+
+@dataclass
+class Consultation:
+    """An attended transfer in progress on a call."""
+
+    agent: str                     # the agent consulting (the call's agent)
+    agent_leg: str                 # their leg (Uniqueid): CancelAtxfer names it, hanging it up completes
+    to: str | None                 # what they dialled: an agent endpoint or a number
+    started_at: float
+    target_agent: str | None = None  # the agent consulted (their phone rings, then they talk)
+    answered: bool = False
+    talking_since: float | None = None  # when the consulting agent began talking to the caller
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agent": self.agent, "to": self.to, "target_agent": self.target_agent,
+                "state": "talking" if self.answered else "ringing", "started_at": round(self.started_at, 1)}
 
 
 @dataclass
@@ -86,6 +115,7 @@ class DeskCall:
     ivr_path: list[str] = field(default_factory=list)  # the IVR nodes the caller went through (CC_IVR_PATH)
     ivr_variables: dict[str, str] = field(default_factory=dict)  # what the IVR decided (customer, priority...)
     screen_pop: dict[str, Any] | None = None  # the last screen pop shown for this call
+    consultation: Consultation | None = None
 
     def waited(self, now: float) -> float:
         """Seconds since the caller entered the queue (or the call began), until an agent answered."""
@@ -101,6 +131,7 @@ class DeskCall:
             "ringing_since": _r(self.ringing_since), "connected_at": _r(self.connected_at),
             "held_since": _r(self.held_since), "waited": self.waited(now), "ivr_digits": self.digits,
             "transfers": list(self.transfers),
+            "consultation": self.consultation.to_json() if self.consultation is not None else None,
         }
 
 
@@ -110,6 +141,7 @@ class CallChange:
     change: Change
     agents: tuple[str, ...]  # whose screens show it (the agent ringing / talking / who just left)
     detail: dict[str, Any]
+    talked_since: float | None = None  # CONSULT_ENDED, the first agent done: since when they were on it
 
 
 def _r(value: float | None) -> float | None:
@@ -161,6 +193,13 @@ class CallBook:
             if call.queued_at is None:
                 call.queued_at = event.at
             return [CallChange(call, Change.QUEUED, (), {})]
+        if isinstance(event, ConsultationStarted | ConsultationAnswered | ConsultationEnded):
+            return self._consultation(call, event)
+        if isinstance(event, CallOffered) and call.consultation is not None:
+            # the one consulted: their phone rings (their screen pops); the call stays the first agent's
+            call.consultation.target_agent = event.agent
+            self.by_agent[event.agent] = call.call_id
+            return [CallChange(call, Change.RINGING, (event.agent,), {"consultation": True})]
         if isinstance(event, CallOffered):
             self._leave(call)
             call.status, call.agent, call.agent_leg, call.ringing_since = (
@@ -176,6 +215,8 @@ class CallBook:
             call.status = CallStatus.WAITING
             return [CallChange(call, Change.UNANSWERED, (event.agent,), {"dial_status": event.dial_status})]
         if isinstance(event, CallConnected):
+            if call.consultation is not None and call.consultation.agent_leg == event.uniqueid:
+                return []  # back from consulting: the consultation's end says so
             if call.agent is not None and call.agent != event.agent:
                 self._leave(call)
             call.status, call.agent, call.agent_leg = CallStatus.TALKING, event.agent, event.uniqueid
@@ -187,11 +228,15 @@ class CallBook:
             call.status, call.held_since = CallStatus.HELD, event.at
             return [CallChange(call, Change.HELD, self._agents(call), {})]
         if isinstance(event, CallResumed):
-            call.status, call.held_since = CallStatus.TALKING, None
+            call.held_since = None
+            consulting = call.consultation is not None and call.consultation.agent == call.agent
+            call.status = CallStatus.CONSULTING if consulting else CallStatus.TALKING
             return [CallChange(call, Change.RESUMED, self._agents(call), {"held_seconds": event.held_seconds})]
         if isinstance(event, AgentDisconnected):
             if call.agent != event.agent:
                 return []
+            if call.consultation is not None and call.consultation.agent_leg == event.uniqueid:
+                return []  # left the caller to consult: still the call's agent
             self._leave(call)
             call.status, call.held_since = CallStatus.NO_AGENT, None
             return [CallChange(call, Change.DISCONNECTED, (event.agent,), {"reason": event.reason.value})]
@@ -203,6 +248,42 @@ class CallBook:
         if isinstance(event, CallAbandoned | CallEnded):
             return self._end(call, event.at)
         return []
+
+    def _consultation(self, call: DeskCall,
+                      event: ConsultationStarted | ConsultationAnswered | ConsultationEnded) -> list[CallChange]:
+        consultation = call.consultation
+        if isinstance(event, ConsultationStarted):
+            if event.agent is None or call.agent != event.agent:
+                return []
+            call.consultation = Consultation(event.agent, event.uniqueid, event.to, event.at,
+                                             talking_since=call.connected_at)
+            call.status = CallStatus.CONSULTING
+            return [CallChange(call, Change.CONSULTING, (event.agent,), {})]
+        if consultation is None or consultation.agent_leg != event.uniqueid:
+            return []
+        if isinstance(event, ConsultationAnswered):
+            consultation.answered = True
+            consultation.target_agent = consultation.target_agent or event.target_agent
+            return [CallChange(call, Change.CONSULT_ANSWERED, self._consulting_agents(consultation), {})]
+        agents = self._consulting_agents(consultation)
+        call.consultation = None
+        target = consultation.target_agent
+        if target is not None and target != call.agent and self.by_agent.get(target) == call.call_id:
+            del self.by_agent[target]  # only consulted: no longer on it
+        if event.outcome is ConsultationOutcome.ENDED and call.agent == consultation.agent:
+            self._leave(call)  # the agent hung up with no caller left to transfer
+            call.status = CallStatus.NO_AGENT
+        elif call.status is CallStatus.CONSULTING:
+            call.status = CallStatus.HELD if call.held_since is not None else CallStatus.TALKING
+        done = event.outcome is not ConsultationOutcome.RETURNED  # the consulting agent is off the call
+        return [CallChange(call, Change.CONSULT_ENDED, agents, {"outcome": event.outcome.value},
+                           talked_since=consultation.talking_since if done else None)]
+
+    @staticmethod
+    def _consulting_agents(consultation: Consultation) -> tuple[str, ...]:
+        target = consultation.target_agent
+        return (consultation.agent, target) if target is not None and target != consultation.agent \
+            else (consultation.agent,)
 
     def _agents(self, call: DeskCall) -> tuple[str, ...]:
         return (call.agent,) if call.agent is not None else ()
@@ -216,6 +297,9 @@ class CallBook:
     def _end(self, call: DeskCall, at: float) -> list[CallChange]:
         agents = self._agents(call)
         self._leave(call)
+        for agent in [a for a, c in self.by_agent.items() if c == call.call_id]:  # consulted on it
+            del self.by_agent[agent]
+        call.consultation = None
         call.status, call.ended_at, call.held_since = CallStatus.ENDED, at, None
         del self.calls[call.call_id]
         self.recent[call.call_id] = call

@@ -13,9 +13,17 @@ simulated PBX alike.
   - to a number: `cc-outbound,<number>,1`, which dials it over the trunk.
 - Hold and resume: a real phone holds by re-INVITE (the softphone's own function: there is no AMI action
   for it); with the simulated PBX the simulator's phone does it (`SimulatedPhones`).
-- Attended transfer (AMI `Atxfer`) is not offered: the simulated PBX does not implement Atxfer yet.
+- Attended transfer (consult first), by AMI `Atxfer` on the agent's leg with Context `cc-consult` and Exten
+  `<agent endpoint>#` or `<number>#` (the `#` ends the digits at once): Asterisk holds the caller and rings
+  the target through a Local channel pair; the agent talks to them. An agent target must be available, as
+  for a blind transfer; from the ring the ACD counts them on the call. Then:
+  - complete: `Hangup` of the agent's leg, once the target has answered (Asterisk then joins the caller and
+    the target, as the recorded trace e-atxfer shows; the call is the target's from there);
+  - cancel: `CancelAtxfer` on the agent's leg (features.conf's `atxferabort`): the agent has the caller back.
+  While consulting, the call cannot be hung up, held or transferred otherwise (complete or cancel first).
 
-An agent controls only the calls they are on; supervisors and admins any call.
+An agent controls only the calls they are on (not one they are only consulted on); supervisors and admins
+any call.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from typing import Any
 from acd.model import AgentState
 from callcenter.auth.errors import Forbidden
 from callcenter.auth.service import Role, SignedIn
-from callcenter.desktop.calls import CallBook, CallStatus, DeskCall
+from callcenter.desktop.calls import CallBook, CallStatus, Consultation, DeskCall
 from callcenter.desktop.simphone import SimulatedPhones
 from callcenter.errors import Conflict, Invalid, NotFound, ServiceError
 from callcenter.routing.service import RoutingService
@@ -76,6 +84,8 @@ class CallControl:
 
     async def hang_up(self, signed_in: SignedIn, call_id: str) -> None:
         call = self.call_for(signed_in, call_id)
+        if call.consultation is not None:
+            raise Conflict("a consultation is in progress: complete or cancel the transfer")
         if call.agent_leg is None:
             raise Conflict("no agent is on this call")
         await self._action({"Action": "Hangup", "Channel": call.agent_leg, "Cause": "16"})
@@ -93,20 +103,15 @@ class CallControl:
 
     async def transfer(self, signed_in: SignedIn, call_id: str, to: str, kind: str) -> dict[str, str]:
         call = self.call_for(signed_in, call_id)
-        if kind != "blind":
-            raise NotSupported("only blind transfers: the simulated PBX does not implement Atxfer yet")
         if call.status not in (CallStatus.TALKING, CallStatus.HELD):
             raise Conflict(f"the call is {call.status.value}: transfer a call you are talking in")
         target = Target.parse(to)
+        if kind == "attended":
+            await self._consult(call, target)
+            return {"call_id": call_id, "to": to, "kind": kind}
         channel = call.caller_channel
         if target.kind == "agent":
-            if target.value not in self.routing.config.agents:
-                raise NotFound(f"no agent {target.value!r}")
-            if target.value == call.agent:
-                raise Conflict("the call is already with this agent")
-            state = self.routing.router.agent_state(target.value)
-            if state is not AgentState.AVAILABLE:
-                raise Conflict(f"{target.value} is {state.value}, not available")
+            self._check_agent(call, target.value)
             await self._action({"Action": "Redirect", "Channel": channel, "Context": contract.CONNECT_CONTEXT,
                                 "Exten": target.value, "Priority": "1"})
         elif target.kind == "queue":
@@ -125,6 +130,48 @@ class CallControl:
             await self._action({"Action": "Redirect", "Channel": channel, "Context": contract.OUTBOUND_CONTEXT,
                                 "Exten": target.value, "Priority": "1"})
         return {"call_id": call_id, "to": to, "kind": kind}
+
+    def _check_agent(self, call: DeskCall, agent: str) -> None:
+        """A transfer target agent: known to the ACD, not the call's own, free to take it now."""
+        if agent not in self.routing.config.agents:
+            raise NotFound(f"no agent {agent!r}")
+        if agent == call.agent:
+            raise Conflict("the call is already with this agent")
+        state = self.routing.router.agent_state(agent)
+        if state is not AgentState.AVAILABLE:
+            raise Conflict(f"{agent} is {state.value}, not available")
+
+    async def _consult(self, call: DeskCall, target: Target) -> None:
+        """Attended transfer, first step: Atxfer on the agent's leg into cc-consult."""
+        if target.kind == "agent":
+            self._check_agent(call, target.value)
+        elif target.kind == "number":
+            if not NUMBER.fullmatch(target.value):
+                raise Invalid("a number is 2 to 20 digits")
+        else:
+            raise Invalid('an attended transfer goes to "agent:<endpoint>" or "number:<digits>"')
+        if call.agent_leg is None:
+            raise Conflict("no agent is on this call")
+        await self._action({"Action": "Atxfer", "Channel": call.agent_leg, "Context": contract.CONSULT_CONTEXT,
+                            "Exten": target.value + contract.CONSULT_END})
+
+    async def complete_transfer(self, signed_in: SignedIn, call_id: str) -> None:
+        """The agent leaves the consultation: the caller and the one consulted are joined (e-atxfer)."""
+        consultation = self._consultation(signed_in, call_id)
+        if not consultation.answered:
+            raise Conflict("the one consulted has not answered yet: wait, or cancel")
+        await self._action({"Action": "Hangup", "Channel": consultation.agent_leg, "Cause": "16"})
+
+    async def cancel_transfer(self, signed_in: SignedIn, call_id: str) -> None:
+        """Back to the caller; the one consulted is hung up (or stops ringing)."""
+        consultation = self._consultation(signed_in, call_id)
+        await self._action({"Action": "CancelAtxfer", "Channel": consultation.agent_leg})
+
+    def _consultation(self, signed_in: SignedIn, call_id: str) -> Consultation:
+        call = self.call_for(signed_in, call_id)
+        if call.consultation is None:
+            raise Conflict(f"the call is {call.status.value}: no consultation in progress")
+        return call.consultation
 
     async def _action(self, action: Mapping[str, str]) -> None:
         try:

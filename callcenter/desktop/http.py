@@ -89,8 +89,21 @@ def desktop_routes(control: CallControl, after_call: AfterCall, phones: Simulate
 
     @router.post("/calls/{call_id}/transfer")
     async def transfer(call_id: str, body: TransferIn, signed_in: SignedInUser) -> dict[str, str]:
-        """Blind transfer of the caller to an agent, a queue or a number (AMI Redirect); 501 attended."""
+        """Blind transfer of the caller to an agent, a queue or a number (AMI Redirect); attended (`kind`
+        "attended", to an agent or a number): a consultation starts (AMI Atxfer), to complete or cancel."""
         return await control.transfer(signed_in, call_id, body.to, body.kind)
+
+    @router.post("/calls/{call_id}/transfer/complete")
+    async def complete_transfer(call_id: str, signed_in: SignedInUser) -> Done:
+        """The consulting agent leaves (AMI Hangup of their leg): the caller and the one consulted talk."""
+        await control.complete_transfer(signed_in, call_id)
+        return Done()
+
+    @router.post("/calls/{call_id}/transfer/cancel")
+    async def cancel_transfer(call_id: str, signed_in: SignedInUser) -> Done:
+        """End the consultation (AMI CancelAtxfer): the agent has the caller back."""
+        await control.cancel_transfer(signed_in, call_id)
+        return Done()
 
     @router.post("/calls/{call_id}/disposition")
     async def disposition(call_id: str, body: DispositionIn, signed_in: SignedInUser) -> DispositionOut:

@@ -39,6 +39,9 @@ from cti.events import (
     CallEnded,
     CallQueued,
     CallStarted,
+    ConsultationEnded,
+    ConsultationOutcome,
+    ConsultationStarted,
     DomainEvent,
     OfferUnanswered,
     PbxShutdown,
@@ -122,8 +125,11 @@ class RoutingService:
         # callbacks the IVR took (call -> queue asked for, number): they join the queue once the call is
         # over, so that the number is free when it is dialled
         self._ivr_callbacks: dict[str, tuple[str | None, str]] = {}
-        # agents on a call the ACD did not route (a transfer straight to them, a call they dialled): agent -> call
+        # agents on a call the ACD did not route (a transfer straight to them, a call they dialled), or consulted
+        # on a call (attended transfer): agent -> call
         self._direct: dict[str, str] = {}
+        # attended transfers in progress: call -> the agent consulting (still on the call while the caller holds)
+        self._consulting: dict[str, str] = {}
         # the queues an agent chose to serve, among those assigned to them (none chosen: all of them)
         self._chosen: dict[str, frozenset[str]] = {}
 
@@ -232,10 +238,16 @@ class RoutingService:
                          event.agent)
                 return []
             return self._apply(self.router.call_connected(event.call_id, now))
+        if isinstance(event, ConsultationStarted):
+            if event.agent is not None:
+                self._consulting[event.call_id] = event.agent
+            return []
+        if isinstance(event, ConsultationEnded):
+            return self._consultation_ended(event, now)
         if isinstance(event, AgentDisconnected):
-            if self._direct.get(event.agent) == event.call_id:
-                return self._direct_ended(event.agent, now)
-            return self._apply(self.router.call_ended(event.call_id, now))
+            if self._consulting.get(event.call_id) == event.agent:
+                return []  # left the caller (on hold) to consult someone: still on the call
+            return self._agent_done(event.agent, event.call_id, now)
         if isinstance(event, TrackerCallAbandoned):
             return self._apply(self._gone(event.call_id, now))
         if isinstance(event, CallEnded):
@@ -247,6 +259,7 @@ class RoutingService:
                 out += self._ivr_callback(event.record.call_id, *asked, caller, now)
             for agent in [a for a, c in self._direct.items() if c == event.record.call_id]:
                 out += self._direct_ended(agent, now)
+            self._consulting.pop(event.record.call_id, None)
             return self._apply(out)
         if isinstance(event, PbxShutdown):
             ended: list[AcdEvent] = []
@@ -254,10 +267,38 @@ class RoutingService:
                 ended += self._gone(call_id, now)
             self._callers.clear()
             self._announced.clear()
+            self._consulting.clear()
             for agent in list(self._direct):
                 ended += self._direct_ended(agent, now)
             return self._apply(ended)
         return []
+
+    def _agent_done(self, agent: str, call_id: str, now: float) -> list[AcdEvent]:
+        """The agent's conversation on the call is over: the end of a direct call, or of a routed one."""
+        if self._direct.get(agent) == call_id:
+            return self._direct_ended(agent, now)
+        return self._apply(self.router.call_ended(call_id, now))
+
+    def _consultation_ended(self, event: ConsultationEnded, now: float) -> list[AcdEvent]:
+        """Transferred: the agent consulted has the call now (the ACD's call is handed over, with the queue's
+        wrap-up at its end), the transferring agent's conversation is over. Otherwise the agent consulted is
+        free again; the transferring agent has the caller back, or (ended) is done too."""
+        self._consulting.pop(event.call_id, None)
+        target, call_id = event.target_agent, event.call_id
+        target_on_it = target is not None and self._direct.get(target) == call_id
+        out: list[AcdEvent] = []
+        if event.outcome is ConsultationOutcome.TRANSFERRED:
+            view = self.router.call(call_id)
+            if target is not None and target_on_it and view is not None and view.agent_id == event.agent:
+                del self._direct[target]
+                return self._apply(self.router.call_handed_over(call_id, target, now))
+            # a call the transferring agent had directly, or a number (or someone not in the ACD) now has it
+            return self._agent_done(event.agent, call_id, now) if event.agent is not None else []
+        if target is not None and target_on_it:
+            out += self._direct_ended(target, now)
+        if event.outcome is ConsultationOutcome.ENDED and event.agent is not None:
+            out += self._agent_done(event.agent, call_id, now)
+        return out
 
     def _direct_started(self, agent: str, call_id: str, now: float) -> list[AcdEvent]:
         """A call the ACD did not route reached the agent's phone: busy with it until it ends."""

@@ -82,6 +82,7 @@ class Actions:
             "bridgelist": self.bridge_list, "bridgeinfo": self.bridge_info, "getvar": self.getvar,
             "setvar": self.setvar, "redirect": self.redirect, "originate": self.originate, "bridge": self.bridge,
             "hangup": self.hangup, "mixmonitor": self.mix_monitor, "stopmixmonitor": self.stop_mix_monitor,
+            "atxfer": self.atxfer, "cancelatxfer": self.cancel_atxfer,
         }
 
     def answer(self, action: Packet) -> list[Packet]:
@@ -209,6 +210,16 @@ class Actions:
         cause = _header(action, "Cause")
         self.pbx.hangup(channel, int(cause) if cause.isdigit() else None)
         return [_response(action_id, Message="Channel Hungup")]
+
+    def atxfer(self, action: Packet, action_id: str | None) -> list[Packet]:
+        """e-atxfer: `Atxfer successfully queued`; the transfer's events follow (transfer.py)."""
+        self.pbx.atxfer(_header(action, "Channel"), _header(action, "Exten"), _header(action, "Context"))
+        return [_response(action_id, Message="Atxfer successfully queued")]
+
+    def cancel_atxfer(self, action: Packet, action_id: str | None) -> list[Packet]:
+        """Asterisk's manager.c (no trace shows this action): it queues the atxferabort code and says so."""
+        self.pbx.cancel_atxfer(_header(action, "Channel"))
+        return [_response(action_id, Message="CancelAtxfer successfully queued")]
 
     def mix_monitor(self, action: Packet, action_id: str | None) -> list[Packet]:
         """f-mixmonitor: the response has no Message; the events follow."""

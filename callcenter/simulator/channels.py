@@ -71,6 +71,11 @@ class Channel:
             f"{prefix}Linkedid": self.linkedid,
         }
 
+    @property
+    def is_local(self) -> bool:
+        """A half of a Local channel pair (`Local/<exten>@<context>-<n>;1` or `;2`)."""
+        return self.name.startswith("Local/")
+
     def set_variable(self, name: str, value: str) -> None:
         self.variables.pop(name, None)  # Status lists variables newest first: keep them in set order
         self.variables[name] = value
@@ -88,7 +93,11 @@ class Bridge:
     technology: str = "simple_bridge"
     channels: list[Channel] = field(default_factory=list)
 
-    def block(self) -> Event:
+    def block(self, prefix: str = "") -> Event:
+        """The bridge's headers; with a prefix (`Orig`, `To` ...) as BridgeMerge and AttendedTransfer show them."""
+        return {f"{prefix}{key}": value for key, value in self._block().items()}
+
+    def _block(self) -> Event:
         return {
             "BridgeUniqueid": self.uniqueid,
             "BridgeType": "basic",

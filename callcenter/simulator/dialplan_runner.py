@@ -502,11 +502,15 @@ class DialplanRunner:
         if not own_id:
             leg.cid_num, leg.cid_name = channel.cid_num, channel.cid_name
         leg.dnid = number if via else ""
-        leg.exten, leg.connected_num, leg.connected_name = number, channel.cid_num, channel.cid_name
+        # the dialled leg takes the dialling channel's extension (e-atxfer: Dial(PJSIP/agent1003) from
+        # agents,1003 gives a leg at 1003), and its caller as connected line
+        leg.exten, leg.connected_num, leg.connected_name = channel.exten, channel.cid_num, channel.cid_name
         leg.application, leg.application_data = "AppDial", "(Outgoing Line)"
         self.pbx.channel_event("Newexten", leg, "dialplan,all", Extension=leg.exten, Application="AppDial",
                                AppData="(Outgoing Line)")
         self.pbx.channel_event("NewConnectedLine", leg)
+        if channel.is_local:
+            self.pbx.transfers.target_dialled(channel)  # e-atxfer: the transferer moves to the consultation now
         self.pbx.set_state(leg, STATE_RINGING)
         self.pbx.emit({"Event": "DialBegin", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
                        "DialString": resource})
@@ -515,7 +519,9 @@ class DialplanRunner:
         self.pbx.var_set(channel, "RINGTIME_MS", "2")
         self.pbx.emit({"Event": "DialState", "Privilege": "call,all", **channel.block(), **leg.block("Dest"),
                        "DialStatus": "RINGING"})
-        dialling = Dialling(leg, channel, on_answer=lambda: self._dial_answered(running))
+        # t: the called party may transfer the caller (the bridge hooks the atxfer / blindxfer codes on it)
+        dialling = Dialling(leg, channel, on_answer=lambda: self._dial_answered(running),
+                            callee_may_transfer="t" in plain)
         leg.dialled_by = dialling
         if timeout > 0:
             dialling.timer = self.pbx.clock.call_later(timeout, lambda: self._dial_timed_out(running))
@@ -553,13 +559,22 @@ class DialplanRunner:
             # No trace shows Dial's U(); Asterisk runs it on the answered leg before the bridge.
             context, *args = running.subroutine.split("^")
             self.run_subroutine(leg, context, "s", args)
+        transfers = self.pbx.transfers
+        consulting = transfers.of_local(channel) is not None  # e-atxfer: `;2` of an attended transfer's pair
+        if consulting:
+            transfers.answering(channel)
         bridge = self.pbx.new_bridge()
+        if consulting:
+            transfers.answered(channel)
         self.pbx.channel_event("Newexten", leg, "dialplan,all", Extension="", Application="AppDial",
                                AppData="(Outgoing Line)")
         self.pbx.enter_bridge(bridge, leg)
         self.pbx.enter_bridge(bridge, channel)
         running.bridged = True
         leg.running = InBridge(leg, "dialled", None)
+        if consulting:
+            transfers.bridged(channel, bridge)  # a bridge with a Local channel stays a simple_bridge
+            return
         self.pbx.bridge_peers(bridge, DIAL_BRIDGE_PEER_ROUNDS, order=(1, 0))
         bridge.technology = "native_rtp"  # two RTP legs settle on native_rtp; the switch sends no event
 
@@ -641,6 +656,9 @@ class DialplanRunner:
 
     def far_end_gone(self, channel: Channel, cause: int) -> None:
         """The phone or the trunk hung up (HangupRequest already sent)."""
+        transfers = self.pbx.transfers
+        if transfers.transferer_gone(channel, cause) or transfers.transferee_gone(channel, cause):
+            return  # e-atxfer: the transferer's hangup completes the transfer
         running = channel.running
         if isinstance(running, AgiRunning):
             running.caller_hung_up()  # s: the channel lives on until the FastAGI server closes
@@ -683,6 +701,17 @@ class DialplanRunner:
         self.pbx.channel_event("SoftHangupRequest", channel, Cause="16")
         self.pbx.destroy(channel, 16)
         self.pbx.destroy(leg, 16)
+
+    def caller_gone(self, channel: Channel, cause: int) -> None:
+        """The calling side of a Dial ends without a BYE of its own (a Local `;2` whose `;1` hung up)."""
+        self.far_end_gone(channel, cause)
+
+    def agent_left_dial_bridge(self, leg: Channel) -> None:
+        self._agent_left_dial_bridge(leg)
+
+    def dial_ended_in_bridge(self, running: Dial) -> None:
+        """The Dial's variables once its bridge is over; its channel's dialplan does not go on."""
+        self._dial_bridge_over(running, caller_goes_on=False)
 
     def _agent_left_dial_bridge(self, leg: Channel) -> None:
         """m.5: the agent's BYE: both leave, the caller's dialplan goes on, then bridge and leg go."""
@@ -783,6 +812,9 @@ class DialplanRunner:
         """The AMI Hangup action (after its response)."""
         if channel.gone:
             return
+        transfers = self.pbx.transfers
+        if transfers.transferer_gone(channel, cause) or transfers.transferee_gone(channel, cause or 16):
+            return  # no trace: as the phone's hangup would, without a HangupRequest
         running = channel.running
         from callcenter.simulator.pbx import Dialling
 

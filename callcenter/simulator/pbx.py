@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from callcenter.asterisk.dialplan import Dialplan
 from callcenter.simulator.channels import (
     CAUSE_TEXT,
+    STATE_DOWN,
     STATE_RING,
     STATE_UP,
     UNKNOWN,
@@ -36,6 +37,7 @@ from cti import contract
 
 if TYPE_CHECKING:
     from callcenter.simulator.agi import AgiConnector
+    from callcenter.simulator.transfer import Features
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +77,14 @@ class Dialling:
     answered: bool = False
     on_answer: Callable[[], None] | None = None
     on_fail: Callable[[int, int | None], None] | None = None  # (reason, tech_cause)
+    callee_may_transfer: bool = False  # Dial's t: the bridge lets the dialled party transfer (Atxfer)
 
 
 class Pbx:
     def __init__(self, dialplan: Dialplan, scheduler: Scheduler, *, trunk: str = contract.TRUNK_ENDPOINT,
-                 sip_domain: str = "127.0.0.1") -> None:
+                 sip_domain: str = "127.0.0.1", features: Features | None = None) -> None:
         from callcenter.simulator.dialplan_runner import DialplanRunner
+        from callcenter.simulator.transfer import Features, Transfers
 
         self.dialplan = dialplan
         self.clock = scheduler
@@ -93,9 +97,11 @@ class Pbx:
         self.runner = DialplanRunner(self)
         self.agi_connector: AgiConnector | None = None  # None: no FastAGI server (AGISTATUS=FAILURE)
         self.recorder = Recorder(None)  # MixMonitor: events always, WAV files when given a folder
+        self.transfers = Transfers(self, features or Features())  # AMI Atxfer / CancelAtxfer (transfer.py)
         self.booted_at = scheduler.now()
         self._channel_numbers = itertools.count()
         self._uniqueid_numbers = itertools.count()
+        self._local_numbers = itertools.count()
 
     # ---- events --------------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -121,6 +127,20 @@ class Pbx:
         self.channels[uid] = channel
         self.channel_event("Newchannel", channel)
         return channel
+
+    def new_local_pair(self, exten: str, context: str, *, linkedid: str) -> tuple[Channel, Channel]:
+        """A Local channel pair, as an attended transfer makes one (e-atxfer): `;1` down, `;2` ringing, both at
+        exten@context, numbered apart from the PJSIP channels, with the next two Uniqueids."""
+        number = next(self._local_numbers)
+        halves = []
+        for half, state in ((1, STATE_DOWN), (2, STATE_RING)):
+            uid = f"{int(self.clock.now())}.{next(self._uniqueid_numbers)}"
+            halves.append(Channel(name=f"Local/{exten}@{context}-{number:08x};{half}", uniqueid=uid, linkedid=linkedid,
+                                  endpoint="", context=context, exten=exten, state=state, created_at=self.clock.now()))
+        for channel in halves:
+            self.channels[channel.uniqueid] = channel
+            self.channel_event("Newchannel", channel)
+        return halves[0], halves[1]
 
     def find_channel(self, name_or_uniqueid: str) -> Channel | None:
         """By channel name or Uniqueid (AMI's Hangup accepts either, as t-resync shows)."""
@@ -155,8 +175,10 @@ class Pbx:
         """The far end hung up (a SIP BYE): Asterisk's HangupRequest, then the channel goes."""
         if channel.gone:
             return
-        # p.3: a BYE from a channel that the Bridge action pulled in shows no Cause at all
-        extra = {"Cause": str(cause)} if with_cause and not self.runner.in_action_bridge(channel) else {}
+        # p.3: a BYE from a channel that the Bridge action pulled in shows no Cause at all; e-atxfer: nor does
+        # the BYE of a transferer talking to the transfer target
+        moved = self.runner.in_action_bridge(channel) or self.transfers.consulting(channel)
+        extra = {"Cause": str(cause)} if with_cause and not moved else {}
         self.channel_event("HangupRequest", channel, **extra)
         self.runner.far_end_gone(channel, cause)
 
@@ -223,10 +245,12 @@ class Pbx:
         self.emit({"Event": "BridgeCreate", "Privilege": "call,all", **bridge.block()})
         return bridge
 
-    def enter_bridge(self, bridge: Bridge, channel: Channel) -> None:
+    def enter_bridge(self, bridge: Bridge, channel: Channel, *, swapping: Channel | None = None) -> None:
+        """`swapping`: the channel this one takes the place of (Local channel optimisation: SwapUniqueid)."""
         bridge.channels.append(channel)
         channel.bridge = bridge
-        self.emit({"Event": "BridgeEnter", "Privilege": "call,all", **bridge.block(), **channel.block()})
+        extra = {"SwapUniqueid": swapping.uniqueid} if swapping is not None else {}
+        self.emit({"Event": "BridgeEnter", "Privilege": "call,all", **bridge.block(), **channel.block(), **extra})
         self.recorder.bridged(channel, self.clock.now())
 
     def bridge_peers(self, bridge: Bridge, rounds: int, order: tuple[int, int] = (0, 1)) -> None:
@@ -235,19 +259,28 @@ class Pbx:
             return
         for _ in range(rounds):
             for index in order:
-                channel, peer = bridge.channels[index], bridge.channels[1 - index]
-                self.var_set(channel, "BRIDGEPEER", peer.name)
-                # the SIP Call-ID of the peer's dialog: fixed for the life of the channel
-                call_id = channel.variables.get("BRIDGEPVTCALLID") or str(uuid.uuid5(uuid.NAMESPACE_URL, peer.name))
-                self.var_set(channel, "BRIDGEPVTCALLID", call_id)
+                self.set_peer(bridge.channels[index], bridge.channels[1 - index])
+
+    def set_peer(self, channel: Channel, peer: Channel) -> None:
+        """BRIDGEPEER, then BRIDGEPVTCALLID: the SIP Call-ID of the peer's dialog. A Local peer has none; then
+        e-atxfer sets it to '' only on a channel that had one (a first peer that is Local sets nothing)."""
+        self.var_set(channel, "BRIDGEPEER", peer.name)
+        call_id = "" if peer.is_local else str(uuid.uuid5(uuid.NAMESPACE_URL, peer.name))
+        if call_id or channel.variables.get("BRIDGEPVTCALLID"):
+            self.var_set(channel, "BRIDGEPVTCALLID", call_id)
+
+    def clear_peer(self, channel: Channel) -> None:
+        """Leaving a two-party bridge: BRIDGEPEER '' and, if it had one, BRIDGEPVTCALLID '' (e-atxfer)."""
+        self.var_set(channel, "BRIDGEPEER", "")
+        if channel.variables.get("BRIDGEPVTCALLID"):
+            self.var_set(channel, "BRIDGEPVTCALLID", "")
 
     def clear_bridge_peers(self, first: Channel) -> None:
         bridge = first.bridge
         if bridge is None or len(bridge.channels) != 2:
             return
         for channel in sorted(bridge.channels, key=lambda c: c is not first):
-            self.var_set(channel, "BRIDGEPEER", "")
-            self.var_set(channel, "BRIDGEPVTCALLID", "")
+            self.clear_peer(channel)
 
     def leave_bridge(self, channel: Channel) -> Bridge | None:
         bridge = channel.bridge
@@ -275,6 +308,7 @@ class Pbx:
             channel.running = None
         self.recorder.stop(self, channel, by_action=False)  # ended by the hangup: no MixMonitorStop
         self.runner.spyee_gone(channel)
+        self.transfers.channel_gone(channel)
         extra = {"Cause": str(cause), "Cause-txt": CAUSE_TEXT.get(cause, "Unknown")}
         if tech_cause is not None:
             extra["TechCause"] = str(tech_cause)
@@ -311,6 +345,30 @@ class Pbx:
         if channel is None:
             raise ActionError("No such channel")
         self.clock.call_later(0, lambda: self.runner.hangup_requested(channel, cause))
+
+    def atxfer(self, channel_name: str, exten: str, context: str) -> None:
+        """The AMI Atxfer action: manager.c's checks and answers, then the feature code and the digits."""
+        if not channel_name:
+            raise ActionError("No channel specified")
+        if not exten:
+            raise ActionError("No extension specified")
+        channel = self.find_channel(channel_name)
+        if channel is None:
+            raise ActionError("Channel specified does not exist")
+        if not self.transfers.features.atxfer:
+            raise ActionError("No attended transfer feature code found")
+        self.clock.call_later(0, lambda: self.transfers.atxfer(channel, exten, context))
+
+    def cancel_atxfer(self, channel_name: str) -> None:
+        """The AMI CancelAtxfer action: the `atxferabort` feature code, queued on the transferer's channel."""
+        if not channel_name:
+            raise ActionError("No channel specified")
+        channel = self.find_channel(channel_name)
+        if channel is None:
+            raise ActionError("Channel specified does not exist")
+        if not self.transfers.features.atxferabort:
+            raise ActionError("No disconnect feature code found")  # manager.c's words for this action too
+        self.clock.call_later(0, lambda: self.transfers.cancel(channel))
 
     def mix_monitor(self, channel_name: str, file: str, options: str) -> None:
         channel = self.find_channel(channel_name)
@@ -375,9 +433,11 @@ class Pbx:
         """The new Asterisk process after a restart: no channels, counters from zero, uptime from now."""
         self.channels.clear()
         self.bridges.clear()
+        self.transfers.clear()
         self.booted_at = self.clock.now()
         self._channel_numbers = itertools.count()
         self._uniqueid_numbers = itertools.count()
+        self._local_numbers = itertools.count()
 
     def uptime(self) -> int:
         return int(self.clock.now() - self.booted_at)

@@ -108,6 +108,9 @@ class DesktopFeed:
                 # talk and hold time; the wrap-up that follows is added when it ends
                 view = self._agent(change.agents[0])
                 view.open_seconds += max(getattr(event, "at", 0.0) - change.call.connected_at, 0.0)
+            if change.change is Change.CONSULT_ENDED and change.talked_since is not None:
+                view = self._agent(change.agents[0])  # transferred away: the consulting agent's part is over
+                view.open_seconds += max(getattr(event, "at", 0.0) - change.talked_since, 0.0)
             if change.change is Change.ENDED:
                 self._looked_up.pop(change.call.call_id, None)
                 task = self._lookups.pop(change.call.call_id, None)
@@ -165,8 +168,7 @@ class DesktopFeed:
 
     def _ringing(self, change: CallChange) -> None:
         call = change.call
-        agent = call.agent
-        assert agent is not None
+        agent = change.agents[0]  # the agent ringing (the call's, or the one consulted on it)
         lookup = self._lookups.get(call.call_id)
         if lookup is not None and lookup in self._queued:  # still waiting for its turn: this one goes first
             lookup.cancel()
@@ -179,7 +181,9 @@ class DesktopFeed:
 
     async def _pop_when_found(self, call: DeskCall, agent: str, lookup: asyncio.Task[Identified | None]) -> None:
         found = await asyncio.shield(lookup) if not lookup.done() else lookup.result()
-        if call.agent == agent and call.status in (CallStatus.RINGING, CallStatus.TALKING, CallStatus.HELD):
+        consulted = call.consultation is not None and call.consultation.target_agent == agent
+        if consulted or (call.agent == agent and call.status in (CallStatus.RINGING, CallStatus.TALKING,
+                                                                CallStatus.HELD)):
             self._pop(call, agent, found)
 
     def _pop(self, call: DeskCall, agent: str, found: Identified | None) -> None:

@@ -14,7 +14,7 @@ const S = {
 const STATE_NAMES = { logged_out: "Logged out", available: "Ready", reserved: "Ringing", on_call: "On a call",
   wrap_up: "Wrap-up", not_ready: "Not ready" };
 const CALL_NAMES = { ringing: "Incoming call", talking: "Talking", held: "On hold", no_agent: "Call ended",
-  ended: "Call ended", waiting: "Waiting", ivr: "In the menu" };
+  ended: "Call ended", waiting: "Waiting", ivr: "In the menu", consulting: "Consulting" };
 
 // ---- messages ---------------------------------------------------------------------------------------
 function onMessage(m) {
@@ -50,15 +50,21 @@ function ensureCall(pop) {
     ringing_since: pop.ringing_since, connected_at: null, held_since: null };
 }
 
+// An attended transfer: the call stays the consulting agent's (call.agent); the agent consulted sees it too
+// (call.consultation.target_agent) until the transfer makes it theirs, or the consultation ends.
+const consultedOnly = (call) => Boolean(S.me && call.consultation && call.agent !== S.me.endpoint
+  && call.consultation.target_agent === S.me.endpoint);
+
 function onCall(m) {
-  const call = m.call, mine = S.me && call.agent === S.me.endpoint;
+  const call = m.call, mine = S.me && (call.agent === S.me.endpoint || consultedOnly(call));
   if (mine) {
     if (!S.call || S.call.call_id !== call.call_id) S.after = null;
     S.call = call;
   } else if (S.call && S.call.call_id === call.call_id) {
-    // I am no longer on it (hung up, transferred, the caller left): the after-call form opens
+    // I am no longer on it (hung up, transferred, the caller left): the after-call form opens; only
+    // consulted on it (the consultation is over), I simply drop it
     S.call = null;
-    afterCall(call.call_id, call);
+    if (m.event !== "consult_ended") afterCall(call.call_id, call);
   }
 }
 
@@ -127,22 +133,34 @@ async function chooseQueues() {
 
 function renderCall() {
   const call = S.call, card = $("call-card");
-  const status = call ? call.status : "idle";
+  const consult = call && call.consultation;
+  const consulted = call && consultedOnly(call);  // someone consults me; not my call (yet)
+  const consulting = consult && !consulted;  // I consult someone; the caller holds
+  const status = consulted ? (consult.state === "ringing" ? "ringing" : "talking") : call ? call.status : "idle";
   card.className = "card call " + status;
-  $("call-status").textContent = call ? CALL_NAMES[status] || status : "No call";
+  $("call-status").textContent = consulted ? `Consultation from ${consult.agent}`
+    : call ? CALL_NAMES[status] || status : "No call";
   const pop = call && S.pops[call.call_id];
   const name = pop && pop.customer ? pop.customer.name : null;
   $("call-caller").textContent = call ? (name ? `${name} · ${call.caller || ""}` : call.caller || "unknown number")
     : (S.agent.state === "available" ? "Waiting for the next caller" : "Not taking calls");
-  const talking = call && ["talking", "held"].includes(status);
+  const talking = call && !consulted && ["talking", "held"].includes(status);
   $("answer").disabled = !(call && status === "ringing");
   $("hangup").disabled = !(call && ["ringing", "talking", "held"].includes(status));
+  $("hangup").title = consulting ? "Complete or cancel the transfer first" : "";
   $("hold").disabled = !talking;
   $("hold").textContent = status === "held" ? "Resume" : "Hold";
   $("hold").classList.toggle("active", status === "held");
   $("mute").disabled = !talking || !S.phone || !S.phone.canMute;
   $("mute").title = S.phone && !S.phone.canMute ? "The simulated phone has no microphone" : "";
   for (const id of ["dtmf", "dtmf-send", "transfer", "transfer-to", "transfer-kind"]) $(id).disabled = !talking;
+  $("transfer-attended").disabled = !talking || $("transfer-kind").value === "queue";
+  $("consult").hidden = !consulting;
+  if (consulting) {
+    const who = consult.target_agent || consult.to || "";
+    $("consult-status").textContent = consult.state === "ringing" ? `Calling ${who}…` : `Talking to ${who}`;
+    $("consult-complete").disabled = consult.state !== "talking";
+  }
 }
 
 function renderPop() {
@@ -254,11 +272,21 @@ act("hangup", () => S.phone.hangup());
 act("hold", () => (S.call.status === "held" ? S.phone.resume() : S.phone.hold()));
 act("mute", async () => { const muted = await S.phone.mute(); $("mute").classList.toggle("active", muted); });
 act("dtmf-send", async () => { await S.phone.dtmf($("dtmf").value.trim()); $("dtmf").value = ""; });
+const callPath = (what) => `/api/calls/${encodeURIComponent(S.call.call_id)}/${what}`;
 act("transfer", async () => {
   const to = `${$("transfer-kind").value}:${$("transfer-to").value.trim()}`;
-  await api("POST", `/api/calls/${encodeURIComponent(S.call.call_id)}/transfer`, { to, kind: "blind" });
+  await api("POST", callPath("transfer"), { to, kind: "blind" });
   $("transfer-to").value = "";
 });
+// attended: consult the agent or number first (the caller holds), then complete or cancel
+act("transfer-attended", async () => {
+  const to = `${$("transfer-kind").value}:${$("transfer-to").value.trim()}`;
+  await api("POST", callPath("transfer"), { to, kind: "attended" });
+  $("transfer-to").value = "";
+});
+act("consult-complete", () => api("POST", callPath("transfer/complete")));
+act("consult-cancel", () => api("POST", callPath("transfer/cancel")));
+$("transfer-kind").addEventListener("change", render);
 act("sign-out", async () => {
   if (S.agent && S.agent.state !== "logged_out") await api("POST", agentPath("logout")).catch(() => {});
   await signOut();
