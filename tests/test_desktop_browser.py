@@ -157,7 +157,8 @@ async def test_the_page_catches_up_after_a_server_restart(browser: object, tmp_p
         await add_customer(center, NUMBER)
         place_call(center, NUMBER)
         await expect(page.locator("#pop-name")).to_have_text("Grace Hopper", timeout=WAIT)
-    assert page.errors == []
+    # Chromium logs each reconnect attempt refused while the server was down; nothing else went wrong
+    assert [e for e in page.errors if "ERR_CONNECTION_REFUSED" not in e] == []
 
 
 async def test_an_agent_cannot_read_another_agents_data(browser: object, center: CallCenter) -> None:

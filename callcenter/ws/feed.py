@@ -77,7 +77,7 @@ class DesktopFeed:
         self.simulated, self.speed, self.dispositions = simulated, speed, dispositions
         self.pbx_up = True
         self.agents: dict[str, AgentView] = {}
-        self._lookups: dict[str, asyncio.Task[Identified | None]] = {}
+        self._lookups: dict[str, asyncio.Future[Identified | None]] = {}  # the latest lookup of each call
         self._looked_up: dict[str, str | None] = {}  # call -> the reference its lookup was for (None: the number)
         self._limit = asyncio.Semaphore(LOOKUPS_AT_ONCE)
         self._urgent = asyncio.Semaphore(URGENT_LOOKUPS_AT_ONCE)
@@ -99,7 +99,7 @@ class DesktopFeed:
                 continue
             if (change.change is Change.QUEUED and isinstance(event, CallQueued) and event.customer
                     and event.customer != self._looked_up.get(change.call.call_id)):
-                self._look_up(change.call)  # the IVR identified the caller: that customer replaces the number's
+                self._identified_by_ivr(change.call, event.customer)
             if change.change is Change.RINGING:
                 self._ringing(change)
             if change.change is Change.CONNECTED:
@@ -128,7 +128,21 @@ class DesktopFeed:
         """Customer lookups started and not finished."""
         return sum(not task.done() for task in self._lookups.values())
 
-    def _look_up(self, call: DeskCall, *, urgent: bool = False) -> asyncio.Task[Identified | None] | None:
+    def _identified_by_ivr(self, call: DeskCall, reference: str) -> None:
+        """The IVR identified the caller: that customer replaces the number's. Most often it is the
+        number's (the IVR looked the caller up by number too), already found: no second lookup then."""
+        earlier = self._lookups.get(call.call_id)
+        if earlier is not None and earlier.done() and not earlier.cancelled():
+            found = earlier.result()
+            if found is not None and found.summary.customer.reference == reference:
+                self._looked_up[call.call_id] = reference
+                same: asyncio.Future[Identified | None] = asyncio.get_running_loop().create_future()
+                same.set_result(Identified(found.summary, "ivr"))
+                self._lookups[call.call_id] = same
+                return
+        self._look_up(call)
+
+    def _look_up(self, call: DeskCall, *, urgent: bool = False) -> asyncio.Future[Identified | None] | None:
         """Starts the lookup of the call's customer; it replaces an earlier one (the IVR's identification
         comes after the number's). An urgent one (the phone rings) does not queue behind the others: a
         burst of calls (a resync after a restart announces every call in progress) delays no pop."""
@@ -148,9 +162,13 @@ class DesktopFeed:
         finally:
             self._queued.discard(asyncio.current_task())
         try:
-            return await self._find(call_id, caller, reference)
+            found = await self._find(call_id, caller, reference)
         finally:
             limit.release()
+        call = self.book.calls.get(call_id)
+        if found is not None and call is not None and self._lookups.get(call_id) is asyncio.current_task():
+            call.customer_id = found.summary.customer.id  # the after-call form's customer, popped or not
+        return found
 
     async def _find(self, call_id: str, caller: str | None, reference: str | None) -> Identified | None:
         """The customer of `reference` (what the IVR identified), else of the calling number: one session each."""
@@ -179,7 +197,7 @@ class DesktopFeed:
         elif self._group is not None:  # the lookup is still running: pop as soon as it answers
             self._group.create_task(self._pop_when_found(call, agent, lookup))
 
-    async def _pop_when_found(self, call: DeskCall, agent: str, lookup: asyncio.Task[Identified | None]) -> None:
+    async def _pop_when_found(self, call: DeskCall, agent: str, lookup: asyncio.Future[Identified | None]) -> None:
         found = await asyncio.shield(lookup) if not lookup.done() else lookup.result()
         consulted = call.consultation is not None and call.consultation.target_agent == agent
         if consulted or (call.agent == agent and call.status in (CallStatus.RINGING, CallStatus.TALKING,
