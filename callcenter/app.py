@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 # The history writers must not lose a call: their queues are deep, their drops are the alarm.
 HISTORY_QUEUE = 100_000
+HISTORY_BATCH = 500  # events a history writer stores in one transaction at most
 
 
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
@@ -106,14 +107,15 @@ class CallCenter:
             self.simulator.desk = self.routing  # the bot agents take their breaks through the ACD
         # the agent desktop: screen pops and live views over /ws, call control, after-call work. It subscribes
         # first: on each bus its task is woken first, so a screen pop waits for no history writer.
-        self.desktop = Desktop(settings.desktop, self.bus, self.acd_bus, self.routing, self.customers,
+        self.desktop = Desktop(settings.desktop, self.bus, self.acd_bus, self.routing, self.customers, self.auth,
                                self.connection.send, self.now, self.simulator)
         self.agent_states = AgentStateWriter(self.sessions)
         self.acd_bus.subscribe("agent_states", self.agent_states, accepts=(AgentStateChanged,),
                                maxsize=HISTORY_QUEUE)
         self.ivr = build_ivr(settings, self.sessions, self.customers, self.routing)  # FastAGI: flows by DNIS
-        self.bus.subscribe("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE)
-        self.bus.subscribe("queue_log", self.queue_log, maxsize=HISTORY_QUEUE)
+        self.bus.subscribe_batches("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE,
+                                   max_batch=HISTORY_BATCH)
+        self.bus.subscribe_batches("queue_log", self.queue_log, maxsize=HISTORY_QUEUE, max_batch=HISTORY_BATCH)
         self._server: uvicorn.Server | None = None
         self._stop_requested = False
 

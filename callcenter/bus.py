@@ -4,7 +4,8 @@
 subscriber has its own bounded queue and its own task; a subscriber that falls behind loses the
 oldest events of its own queue (counted, logged, reported in `stats`), never anyone else's and never
 the tracker's time. Subscribers that must not lose anything (the CDR writer) keep their handlers fast
-and get a deep queue; their drop counter is the alarm.
+and get a deep queue; their drop counter is the alarm. A batch subscriber (`subscribe_batches`) gets
+everything that queued up while it was busy at once: the history writers store it in one transaction.
 
 Designed to sit behind one interface so that a multi-node deployment can put a network bus (Redis,
 NATS) behind `publish` without changing publishers or subscribers.
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E")
 Handler = Callable[[E], Awaitable[None]]
+BatchHandler = Callable[[list[E]], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -35,9 +37,12 @@ class SubscriberStats:
 
 
 class _Subscription(Generic[E]):
-    def __init__(self, name: str, handler: Handler[E], maxsize: int, accepts: tuple[type, ...] | None):
+    def __init__(self, name: str, handler: Handler[E] | None, maxsize: int, accepts: tuple[type, ...] | None,
+                 batch_handler: BatchHandler[E] | None = None, max_batch: int = 1):
         self.name = name
         self.handler = handler
+        self.batch_handler = batch_handler
+        self.max_batch = max_batch
         self.accepts = accepts
         self.queue: asyncio.Queue[E] = asyncio.Queue(maxsize)
         self.stats = SubscriberStats(name)
@@ -58,6 +63,9 @@ class _Subscription(Generic[E]):
             self.stats.max_queued = size
 
     async def serve(self) -> None:
+        if self.batch_handler is not None:
+            return await self._serve_batches(self.batch_handler)
+        assert self.handler is not None
         while True:
             event = await self.queue.get()
             try:
@@ -72,6 +80,25 @@ class _Subscription(Generic[E]):
             finally:
                 self.stats.queued = self.queue.qsize()
                 self.queue.task_done()
+
+    async def _serve_batches(self, handler: BatchHandler[E]) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < self.max_batch and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                await handler(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats.failed += len(batch)
+                log.exception("subscriber %s failed on a batch of %d events", self.name, len(batch))
+            else:
+                self.stats.delivered += len(batch)
+            finally:
+                self.stats.queued = self.queue.qsize()
+                for _ in batch:
+                    self.queue.task_done()
 
     async def drain(self) -> None:
         await self.queue.join()
@@ -95,6 +122,23 @@ class EventBus(Generic[E]):
         accepts: tuple[type, ...] | None = None,
     ) -> SubscriberStats:
         subscription = _Subscription(name, handler, maxsize or self._default_maxsize, accepts)
+        self._subscriptions.append(subscription)
+        if self._group is not None:
+            self._group.create_task(subscription.serve(), name=f"bus:{name}")
+        return subscription.stats
+
+    def subscribe_batches(
+        self,
+        name: str,
+        handler: BatchHandler[E],
+        *,
+        max_batch: int,
+        maxsize: int | None = None,
+        accepts: tuple[type, ...] | None = None,
+    ) -> SubscriberStats:
+        """Like `subscribe`, but the handler gets what queued up while it was busy, in order, up to
+        `max_batch` events at a time: a writer stores them in one transaction instead of one each."""
+        subscription = _Subscription(name, None, maxsize or self._default_maxsize, accepts, handler, max_batch)
         self._subscriptions.append(subscription)
         if self._group is not None:
             self._group.create_task(subscription.serve(), name=f"bus:{name}")

@@ -1,7 +1,9 @@
 """Bus subscribers that keep call history: CDR rows and queue_log rows (database and file).
 
-Both consume domain events only; the tracker never waits for them. The queue_log file is appended in
-a worker thread so that a slow disk never stalls the event loop.
+Both consume domain events only; the tracker never waits for them. Both are batch subscribers
+(`EventBus.subscribe_batches`): what queued up while they were writing goes into one transaction, so
+that a busy center (50 calls a second, a few queue_log rows each) is not a transaction per row. The
+queue_log file is appended in a worker thread so that a slow disk never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.db.cdr import store_call, store_queue_log
+from callcenter.db.cdr import store_calls, store_queue_log
 from callcenter.queue_log import QueueLogBuilder, QueueLogRow
 from cti.events import CallEnded, DomainEvent
 
@@ -25,11 +27,28 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-class CdrWriter:
-    """Stores every finished call (`CallEnded`) as CDR rows.
+async def _with_retries(write: Callable[[], Awaitable[None]], retry_delays: Sequence[float], what: str) -> int:
+    """Runs `write` until it succeeds, waiting `retry_delays` between tries, and returns how many tries
+    failed; after the last delay, the failure is raised."""
+    failed = 0
+    while True:
+        try:
+            await write()
+            return failed
+        except Exception as exc:  # any database failure: try again, then let the caller log it
+            if failed == len(retry_delays):
+                raise
+            log.warning("storing %s failed (%s); retrying in %.1f s", what, exc, retry_delays[failed])
+            await asyncio.sleep(retry_delays[failed])
+            failed += 1
 
-    A write that still fails after the retries is logged at ERROR with the whole record as JSON, so
-    that it can be replayed into the database by hand; `failed` counts them.
+
+class CdrWriter:
+    """Stores every finished call (`CallEnded`) as CDR rows, the calls of a batch in one transaction.
+
+    A batch that still fails after the retries is tried call by call (one bad record costs only itself);
+    a call that fails then is logged at ERROR with the whole record as JSON, so that it can be replayed
+    into the database by hand; `failed` counts them.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
@@ -40,43 +59,56 @@ class CdrWriter:
         self.retried = 0
         self.failed = 0
 
-    async def __call__(self, event: DomainEvent) -> None:
-        if not isinstance(event, CallEnded):
+    async def __call__(self, events: list[DomainEvent]) -> None:
+        records = [event.record for event in events if isinstance(event, CallEnded)]
+        if not records:
             return
-        for delay in (*self._retry_delays, None):
+        try:
+            self.retried += await _with_retries(lambda: store_calls(self._sessions, records), self._retry_delays,
+                                                f"{len(records)} call record(s)")
+        except Exception:
+            self.retried += len(self._retry_delays)
+        else:
+            self.stored += len(records)
+            return
+        for record in records:
             try:
-                await store_call(self._sessions, event.record)
-            except Exception as exc:  # any database failure: the call must not be lost silently
-                if delay is None:
-                    self.failed += 1
-                    log.error("call record not stored (%s); record: %s", exc,
-                              json.dumps(event.record.to_json()))
-                    return
-                self.retried += 1
-                log.warning("storing call %s failed (%s); retrying in %.1f s", event.call_id, exc, delay)
-                await asyncio.sleep(delay)
+                await store_calls(self._sessions, [record])
+            except Exception as exc:
+                self.failed += 1
+                log.error("call record not stored (%s); record: %s", exc, json.dumps(record.to_json()))
             else:
                 self.stored += 1
-                return
 
 
 class QueueLogWriter:
-    """Turns domain events into queue_log rows, stored in the database and appended to a file."""
+    """Turns domain events into queue_log rows, stored in the database (a batch in one transaction,
+    retried like the CDR) and appended to a file."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession] | None, path: Path | None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession] | None, path: Path | None,
+                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._builder = QueueLogBuilder()
         self._sessions = sessions
         self._path = path
+        self._retry_delays = retry_delays
         self.rows = 0
+        self.failed = 0
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
-    async def __call__(self, event: DomainEvent) -> None:
-        rows = self._builder.feed(event)
+    async def __call__(self, events: list[DomainEvent]) -> None:
+        rows = [row for event in events for row in self._builder.feed(event)]
         if not rows:
             return
         if self._sessions is not None:
-            await store_queue_log(self._sessions, rows)
+            sessions = self._sessions
+            try:
+                await _with_retries(lambda: store_queue_log(sessions, rows), self._retry_delays,
+                                    f"{len(rows)} queue_log row(s)")
+            except Exception as exc:  # the file below still gets them
+                self.failed += len(rows)
+                log.error("queue_log rows not stored in the database (%s): %s", exc,
+                          "; ".join(row.line() for row in rows))
         if self._path is not None:
             await asyncio.to_thread(_append, self._path, rows)
         self.rows += len(rows)

@@ -154,6 +154,25 @@ async def test_logout_and_logout_everywhere(center: CallCenter) -> None:
     assert (await center.auth.authenticate(other.token)).user.login == "bob"
 
 
+async def test_sessions_checked_together_as_authenticate_would(center: CallCenter, clock: SteppingClock) -> None:
+    """The open websockets' check: each session's user, or authenticate's reason; those in use are
+    touched (kept from the idle limit) as authenticate does; an unknown id is an unknown session."""
+    active, signed_out, idle = [await _login(center.auth) for _ in range(3)]
+    bob = await _login(center.auth, "bob")
+    await center.auth.logout(signed_out.signed_in.session_id)
+    clock.advance(20 * 60)
+    await center.auth.check_sessions([active.signed_in.session_id, bob.signed_in.session_id])  # touched
+    clock.advance(15 * 60)  # 35 min after sign-in: `idle` was last seen 35 min ago, the others 15
+    ids = [s.signed_in.session_id for s in (active, signed_out, idle, bob)]
+    verdicts = await center.auth.check_sessions([*ids, 999_999])
+    assert {k: v if isinstance(v, str) else v.user.login for k, v in verdicts.items()} == {
+        ids[0]: "ada", ids[1]: "signed out: sign in again",
+        ids[2]: "session expired after inactivity: sign in again", ids[3]: "bob",
+        999_999: "unknown session: sign in again"}
+    assert (await center.auth.authenticate(active.token)).session_id == ids[0]
+    assert await center.auth.check_sessions([]) == {}
+
+
 async def test_password_change_and_reset(center: CallCenter) -> None:
     here, elsewhere = await _login(center.auth), await _login(center.auth)
     with pytest.raises(WrongPassword):

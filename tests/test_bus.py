@@ -132,3 +132,28 @@ def test_publish_without_running_loop_only_queues() -> None:
     stats = bus.subscribe("idle", never)
     bus.publish_all([1, 2, 3, 4])
     assert (stats.queued, stats.dropped, bus.published) == (3, 1, 4)
+
+
+async def test_a_batch_subscriber_gets_what_queued_up_while_it_was_busy(bus: EventBus[object]) -> None:
+    """The first event alone (nothing else was queued), then the 9 that came in while the handler waited,
+    cut at max_batch 4, in order; a failing batch counts each of its events; drain() waits for all."""
+    batches: list[list[object]] = []
+    release = asyncio.Event()
+
+    async def handler(events: list[object]) -> None:
+        batches.append(events)
+        if len(batches) == 1:
+            await release.wait()
+        if "bad" in events:
+            raise ValueError("refused")
+
+    stats = bus.subscribe_batches("writer", handler, max_batch=4, accepts=(int, str))
+    task = await _running(bus)
+    bus.publish(0)
+    await asyncio.sleep(0.01)
+    bus.publish_all([1, 2, 3, 4, 5.5, 6, 7, 8, "bad", 9])  # 5.5: not accepted
+    release.set()
+    await asyncio.wait_for(bus.drain(), 2)
+    assert batches == [[0], [1, 2, 3, 4], [6, 7, 8, "bad"], [9]]
+    assert (stats.delivered, stats.failed, stats.queued) == (6, 4, 0)
+    await _stop(task)

@@ -27,7 +27,7 @@ from test_desktop_support import (
 )
 
 from callcenter.app import CallCenter
-from callcenter.auth.service import Role
+from callcenter.auth.service import Role, UserChanges
 from callcenter.customers.schemas import CustomerIn
 from cti.events import CallAbandoned, CallOffered, CallQueued, CallStarted, QueueSource
 from cti.records import Direction
@@ -206,3 +206,64 @@ async def test_the_handshake_needs_a_session_and_a_hello(center: CallCenter) -> 
         await foreign.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     await http.aclose()
+
+
+async def _stays_open(client: Client, seconds: float) -> None:
+    """Reads (heartbeats) for `seconds`; a close fails the test."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    with contextlib.suppress(TimeoutError):
+        while (left := deadline - loop.time()) > 0:
+            await client.next(left)
+
+
+async def _closed(client: Client, within: float = 5.0) -> tuple[int, str]:
+    """Reads until the server closes the socket (heartbeats come meanwhile): the close code and reason."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while loop.time() < deadline:
+            await client.next(max(deadline - loop.time(), 0.01))
+    frame = closed.value.rcvd
+    assert frame is not None
+    return frame.code, frame.reason
+
+
+async def test_sessions_of_open_sockets_are_checked_together(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every heartbeat the open sockets' sessions are checked in one go: a signed-out agent is closed
+    with 4401, a supervisor made an agent with 4403, the others stay; while the database does not answer
+    nobody is thrown out."""
+    async with running_center(desktop_settings(tmp_path, heartbeat=0.3)) as center:
+        agent, staff, admin = (await _connect(center, "agent"), await _connect(center, "supervisor"),
+                               await _connect(center, "admin"))
+        for client in (agent, staff, admin):
+            assert (await client.next())["type"] == "snapshot"
+        watch = center.desktop.sessions
+        assert len(watch.connections) == 3
+
+        async def database_away(session_ids: object) -> dict[int, object]:
+            raise ConnectionError("database restarting")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(center.auth, "check_sessions", database_away)
+            checks = watch.checks
+            await asyncio.sleep(1.0)  # three periods: no check went through, nobody was closed
+            assert watch.checks == checks and len(watch.connections) == 3
+
+        http = await sign_in(center, "agent")  # another session of the agent: signing it out ends only it
+        assert (await http.post("/api/auth/logout")).status_code == 204
+        await http.aclose()
+        await _stays_open(agent, 0.8)  # the socket's own session is still valid
+        supervisor = next(u for u in await center.auth.users() if u.login == "supervisor")
+        await center.auth.update_user(supervisor.id, UserChanges(role=Role.AGENT, endpoint="agent1004"))
+        assert await _closed(staff) == (4403, "your role or endpoint changed: reconnect")
+        assert len(watch.connections) == 2
+        # the agent signs out everywhere: their socket's session ends too
+        http = await sign_in(center, "agent")
+        assert (await http.post("/api/auth/logout-all")).status_code == 200
+        await http.aclose()
+        assert await _closed(agent) == (4401, "your session ended: signed out: sign in again")
+        await _stays_open(admin, 0.8)
+        assert len(watch.connections) == 1
+        await admin.socket.close()

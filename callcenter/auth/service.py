@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -43,6 +43,7 @@ ENDPOINT_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{ENDPOINT_MAX - 1}
 PASSWORD_MAX = 1024
 CLIENT_TEXT_MAX = 512  # user agent and address as stored: a client chooses them, we bound them
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
+_IN_CHUNK = 500  # ids per IN (...): SQLite bounds the parameters of one statement
 
 
 class Role(StrEnum):
@@ -219,18 +220,50 @@ class AuthService:
             if found is None:
                 raise NotSignedIn("unknown session: sign in again")
             stored, user = found
-            if stored.revoked_at is not None:
-                raise NotSignedIn("signed out: sign in again")
-            if now >= stored.expires_at:
-                raise NotSignedIn("session expired: sign in again")
-            if now >= stored.last_seen_at + self._idle:
-                raise NotSignedIn("session expired after inactivity: sign in again")
-            if user.disabled:
-                raise NotSignedIn("user disabled")
+            refused = self._refused(stored, user, now)
+            if refused is not None:
+                raise NotSignedIn(refused)
             if now - stored.last_seen_at >= self._touch_every:
                 await session.execute(update(SessionRow).where(SessionRow.id == stored.id).values(last_seen_at=now))
                 await session.commit()
             return SignedIn(_user(user), stored.id, stored.expires_at)
+
+    async def check_sessions(self, session_ids: Collection[int]) -> dict[int, SignedIn | str]:
+        """`authenticate` for many sessions at once (the open websockets), by session id: each one's
+        signed-in user, or why it is no longer valid. Sessions in use are touched as by `authenticate`.
+        A few queries whatever the number of sessions."""
+        now = self.clock()
+        verdicts: dict[int, SignedIn | str] = {}
+        ids = sorted(set(session_ids))
+        async with self._sessions() as session:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                due = []
+                for stored, user in (await session.execute(
+                        select(SessionRow, UserRow).join(UserRow, UserRow.id == SessionRow.user_id)
+                        .where(SessionRow.id.in_(chunk)))).all():
+                    refused = self._refused(stored, user, now)
+                    verdicts[stored.id] = refused or SignedIn(_user(user), stored.id, stored.expires_at)
+                    if refused is None and now - stored.last_seen_at >= self._touch_every:
+                        due.append(stored.id)
+                if due:
+                    await session.execute(update(SessionRow).where(SessionRow.id.in_(due)).values(last_seen_at=now))
+            await session.commit()
+        for session_id in ids:
+            verdicts.setdefault(session_id, "unknown session: sign in again")
+        return verdicts
+
+    def _refused(self, stored: SessionRow, user: UserRow, now: datetime) -> str | None:
+        """Why this session no longer signs its user in, or None."""
+        if stored.revoked_at is not None:
+            return "signed out: sign in again"
+        if now >= stored.expires_at:
+            return "session expired: sign in again"
+        if now >= stored.last_seen_at + self._idle:
+            return "session expired after inactivity: sign in again"
+        if user.disabled:
+            return "user disabled"
+        return None
 
     async def logout(self, session_id: int) -> None:
         async with self._sessions.begin() as session:

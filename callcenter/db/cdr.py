@@ -73,15 +73,22 @@ async def store_call(target: Target, record: CallRecord, *, clock_origin: float 
     record completed after a resync needs: the newest knowledge of a call wins and it is never
     counted twice.
     """
+    await store_calls(target, [record], clock_origin=clock_origin)
+
+
+async def store_calls(target: Target, records: Sequence[CallRecord], *, clock_origin: float = 0.0) -> None:
+    """Store finished calls in one transaction, in order (`store_call` for each: a later record of the
+    same call replaces an earlier one)."""
     clock = _Clock(clock_origin)
     async with _transaction(target) as session:
-        call_pk = await _upsert_call(session, record, clock)
-        # The upsert holds the call row's lock until commit, so writers of the same call take turns
-        # here; a delete-then-insert would let two of them both find nothing and both insert.
-        for child in (LegRow, TransferRow, RecordingRow):
-            await session.execute(delete(child).where(child.call_pk == call_pk))
-        session.add_all(_children(record, call_pk, clock))
-        await session.flush()  # errors surface here, inside the transaction, also in a caller's one
+        for record in records:
+            call_pk = await _upsert_call(session, record, clock)
+            # The upsert holds the call row's lock until commit, so writers of the same call take turns
+            # here; a delete-then-insert would let two of them both find nothing and both insert.
+            for child in (LegRow, TransferRow, RecordingRow):
+                await session.execute(delete(child).where(child.call_pk == call_pk))
+            session.add_all(_children(record, call_pk, clock))
+            await session.flush()  # errors surface here, inside the transaction, also in a caller's one
 
 
 async def _upsert_call(session: AsyncSession, record: CallRecord, clock: _Clock) -> int:

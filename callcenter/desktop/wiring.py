@@ -4,6 +4,7 @@ simulated phone, and their routes (HTTP, `/ws`, the pages)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter
 
 from acd.events import AcdEvent, AgentLogoutDeferred, AgentPauseDeferred, AgentStateChanged, WrapUpExtended
 from callcenter.auth.http import Guard
+from callcenter.auth.service import AuthService
 from callcenter.bus import EventBus
 from callcenter.customers.service import CustomerService
 from callcenter.desktop.aftercall import AfterCall
@@ -22,7 +24,7 @@ from callcenter.routing.service import RoutingService
 from callcenter.settings import DesktopSettings
 from callcenter.simulator.service import Simulator
 from callcenter.web.pages import page_routes
-from callcenter.ws.endpoint import websocket_routes
+from callcenter.ws.endpoint import SessionWatch, websocket_routes
 from callcenter.ws.feed import DesktopFeed
 from callcenter.ws.hub import Hub
 from cti.events import DomainEvent
@@ -34,13 +36,14 @@ FEED_QUEUE = 100_000
 
 class Desktop:
     def __init__(self, settings: DesktopSettings, bus: EventBus[DomainEvent], acd_bus: EventBus[AcdEvent],
-                 routing: RoutingService, customers: CustomerService,
+                 routing: RoutingService, customers: CustomerService, auth: AuthService,
                  send: Callable[[Mapping[str, str]], Awaitable[Mapping[str, Any]]], clock: Callable[[], float],
                  simulator: Simulator | None) -> None:
         self.settings = settings
         self.clock = clock
         self.book = CallBook()
         self.hub = Hub(replay=settings.replay_frames, send_queue=settings.send_queue)
+        self.sessions = SessionWatch(auth, settings.heartbeat_seconds)  # the open websockets' sign-ins
         self.feed = DesktopFeed(self.book, self.hub, customers, routing, clock, simulated=simulator is not None,
                                 speed=simulator.speed if simulator is not None else 1.0,
                                 dispositions=list(settings.dispositions))
@@ -54,10 +57,12 @@ class Desktop:
     def routers(self, guard: Guard) -> list[APIRouter]:
         return [
             desktop_routes(self.control, self.after_call, self.phones, self.settings, guard),
-            websocket_routes(self.hub, guard, self.feed.snapshot, self.clock,
+            websocket_routes(self.hub, guard, self.sessions, self.feed.snapshot, self.clock,
                              heartbeat=self.settings.heartbeat_seconds),
             page_routes(),
         ]
 
     async def run(self) -> None:
-        await self.feed.run()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.feed.run(), name="desktop-feed")
+            group.create_task(self.sessions.run(), name="websocket-sessions")

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from callcenter.auth.http import COOKIE, Guard
-from callcenter.auth.service import Role, SignedIn
+from callcenter.auth.http import Guard
+from callcenter.auth.service import AuthService, Role, SignedIn
 from callcenter.errors import ServiceError
 from callcenter.ws.hub import (
     CLOSE_BAD_MESSAGE,
@@ -60,7 +60,41 @@ def _same_origin(websocket: WebSocket) -> bool:
     return urlsplit(origin).netloc == websocket.headers.get("host", "")
 
 
-def websocket_routes(hub: Hub, guard: Guard, snapshot: Callable[[SignedIn], dict[str, Any]],
+class SessionWatch:
+    """The sessions of every open websocket, checked together every `every` seconds (one query per 500
+    of them, not one per connection): a signed-out, expired or disabled user's sockets are closed
+    (4401), those of a user whose role or endpoint changed too (4403). A database that does not answer
+    keeps everyone connected until the next check."""
+
+    def __init__(self, auth: AuthService, every: float) -> None:
+        self.auth, self.every = auth, every
+        self.connections: dict[Connection, SignedIn] = {}
+        self.checks = 0
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            await self.check()
+
+    async def check(self) -> None:
+        watched = dict(self.connections)
+        if not watched:
+            return
+        try:
+            verdicts = await self.auth.check_sessions({s.session_id for s in watched.values()})
+        except Exception:  # the database is away: nobody is thrown out for that
+            log.warning("websocket sessions not checked: the database did not answer", exc_info=True)
+            return
+        self.checks += 1
+        for connection, signed_in in watched.items():
+            verdict = verdicts.get(signed_in.session_id, "unknown session")
+            if isinstance(verdict, str):
+                connection.close(CLOSE_NOT_SIGNED_IN, f"your session ended: {verdict}")
+            elif (verdict.user.role, verdict.user.endpoint) != (signed_in.user.role, signed_in.user.endpoint):
+                connection.close(CLOSE_FORBIDDEN, "your role or endpoint changed: reconnect")
+
+
+def websocket_routes(hub: Hub, guard: Guard, watch: SessionWatch, snapshot: Callable[[SignedIn], dict[str, Any]],
                      clock: Callable[[], float], *, heartbeat: float) -> APIRouter:
     router = APIRouter()
 
@@ -91,20 +125,20 @@ def websocket_routes(hub: Hub, guard: Guard, snapshot: Callable[[SignedIn], dict
         label = f"{signed_in.user.login}@{websocket.client.host if websocket.client else '?'}"
         connection = hub.connection(label)
         hub.attach(connection, audience, hello, lambda: snapshot(signed_in))
+        watch.connections[connection] = signed_in
         try:
-            await _serve(websocket, connection, signed_in, guard, clock, heartbeat)
+            await _serve(websocket, connection, clock, heartbeat)
         finally:
+            watch.connections.pop(connection, None)
             hub.detach(connection, audience)
 
     return router
 
 
-async def _serve(websocket: WebSocket, connection: Connection, signed_in: SignedIn, guard: Guard,
-                 clock: Callable[[], float], heartbeat: float) -> None:
-    """Writer, reader and watchdog; when one ends (client gone, dropped, session over) the others stop."""
+async def _serve(websocket: WebSocket, connection: Connection, clock: Callable[[], float], heartbeat: float) -> None:
+    """Writer, reader and heartbeat; when one ends (client gone, dropped, session over) the others stop."""
     jobs: list[Coroutine[Any, Any, None]] = [
-        _write(websocket, connection), _read(websocket, connection),
-        _watch(websocket, connection, signed_in, guard, clock, heartbeat),
+        _write(websocket, connection), _read(websocket, connection), _beat(connection, clock, heartbeat),
     ]
     tasks = [asyncio.ensure_future(job) for job in jobs]
     try:
@@ -143,23 +177,11 @@ async def _read(websocket: WebSocket, connection: Connection) -> None:
         connection.offer(encode({"type": "pong"}))
 
 
-async def _watch(websocket: WebSocket, connection: Connection, signed_in: SignedIn, guard: Guard,
-                 clock: Callable[[], float], heartbeat: float) -> None:
-    """A heartbeat now and then (the page's dead-connection detector), and the session checked again:
-    a signed-out, expired or changed user is disconnected."""
-    token = websocket.cookies.get(COOKIE)
-    # Connections made together (every page after a server restart) must not all re-check their session in
-    # the same instant: each starts its beat at its own point of the period (a thousand checks at once
-    # stalled the loop for most of a second in bench/capacity.py).
+async def _beat(connection: Connection, clock: Callable[[], float], heartbeat: float) -> None:
+    """A heartbeat now and then: the page's dead-connection detector."""
+    # Connections made together (every page after a server restart) must not all beat in the same instant:
+    # each starts its beat at its own point of the period.
     await asyncio.sleep(random.uniform(0, heartbeat))
     while True:
-        try:
-            now = await guard.service.authenticate(token)
-        except ServiceError:
-            connection.close(CLOSE_NOT_SIGNED_IN, "your session ended")
-            return
-        if (now.user.role, now.user.endpoint) != (signed_in.user.role, signed_in.user.endpoint):
-            connection.close(CLOSE_FORBIDDEN, "your role or endpoint changed: reconnect")
-            return
         connection.offer(encode({"type": "heartbeat", "now": round(clock(), 3)}))
         await asyncio.sleep(heartbeat)
