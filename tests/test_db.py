@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from trace_support import main_traces
 
-from callcenter.db.cdr import StoredTransfer, calls_between, store_call, store_queue_log
+from callcenter.db.cdr import StoredTransfer, calls_between, store_call, store_calls, store_queue_log
 from callcenter.db.engine import create_sessionmaker
 from callcenter.db.models import Base, CallRow, LegRow, QueueLogEntry, RecordingRow, TransferRow
 from callcenter.db.schema import metadata
@@ -146,6 +146,25 @@ async def test_a_call_is_stored_and_read_back(sessions: Sessions) -> None:
     times = [call.started_at, call.answered_at, call.ended_at, *(t.at for t in transfers),
              *(leg.created_at for leg in legs), *(leg.ended_at for leg in legs)]
     assert all(t is not None and t.utcoffset() == timedelta(0) for t in times)
+
+
+async def test_a_batch_of_calls_is_stored_in_one_go(sessions: Sessions) -> None:
+    """The history writer's batch: 450 calls (three statements' worth) plus a second record of one of them
+    and of a call stored before; the newest record of each call wins, children replaced, not doubled."""
+    await store_call(sessions, _record("earlier", agent="agent1001"))
+    batch = [_record(f"batch.{n}") for n in range(450)]
+    batch += [_record("batch.7", agent="agent1004", recordings=()), _record("earlier", agent="agent1002")]
+    await store_calls(sessions, batch)
+    async with sessions() as session:
+        agents = dict((await session.execute(select(CallRow.call_id, CallRow.agent))).all())
+        legs = await session.scalar(select(func.count()).select_from(LegRow))
+        recordings = dict((await session.execute(
+            select(CallRow.call_id, func.count(RecordingRow.id)).outerjoin(RecordingRow)
+            .group_by(CallRow.call_id))).all())
+    assert len(agents) == 451 and (agents["batch.7"], agents["earlier"], agents["batch.8"]) == (
+        "agent1004", "agent1002", "agent1003")
+    assert legs == 451 * len(_record().legs)
+    assert (recordings["batch.7"], recordings["batch.8"], recordings["earlier"]) == (0, 2, 2)
 
 
 async def test_calls_between_reads_the_call_back(sessions: Sessions) -> None:

@@ -26,6 +26,7 @@ from callcenter.queue_log import QueueLogRow
 from cti.records import CallRecord
 
 QUEUE_LOG_DATA_COLUMNS = 5  # data1..data5
+_CALLS_PER_STATEMENT = 200  # 17 columns each: well under SQLite's 32,766 parameters per statement
 
 Target = AsyncSession | async_sessionmaker[AsyncSession]
 
@@ -77,22 +78,26 @@ async def store_call(target: Target, record: CallRecord, *, clock_origin: float 
 
 
 async def store_calls(target: Target, records: Sequence[CallRecord], *, clock_origin: float = 0.0) -> None:
-    """Store finished calls in one transaction, in order (`store_call` for each: a later record of the
-    same call replaces an earlier one)."""
+    """Store finished calls in one transaction, with a few statements whatever their number (an upsert of
+    the calls, a delete and an insert per child table): a busy center's history writer holds the
+    database briefly. A later record of the same call replaces an earlier one, as with `store_call`."""
     clock = _Clock(clock_origin)
+    latest = list({record.call_id: record for record in records}.values())  # the newest knowledge wins
     async with _transaction(target) as session:
-        for record in records:
-            call_pk = await _upsert_call(session, record, clock)
-            # The upsert holds the call row's lock until commit, so writers of the same call take turns
+        for start in range(0, len(latest), _CALLS_PER_STATEMENT):
+            chunk = latest[start:start + _CALLS_PER_STATEMENT]
+            call_pks = await _upsert_calls(session, chunk, clock)
+            # The upsert holds the call rows' locks until commit, so writers of the same call take turns
             # here; a delete-then-insert would let two of them both find nothing and both insert.
             for child in (LegRow, TransferRow, RecordingRow):
-                await session.execute(delete(child).where(child.call_pk == call_pk))
-            session.add_all(_children(record, call_pk, clock))
+                await session.execute(delete(child).where(child.call_pk.in_(call_pks.values())))
+            session.add_all([row for record in chunk for row in _children(record, call_pks[record.call_id], clock)])
             await session.flush()  # errors surface here, inside the transaction, also in a caller's one
 
 
-async def _upsert_call(session: AsyncSession, record: CallRecord, clock: _Clock) -> int:
-    values = {
+async def _upsert_calls(session: AsyncSession, records: Sequence[CallRecord], clock: _Clock) -> dict[str, int]:
+    """Insert or replace the calls' rows; their primary keys by call id."""
+    rows = [{
         "call_id": record.call_id,
         "direction": record.direction.value,
         "caller": record.caller,
@@ -110,16 +115,16 @@ async def _upsert_call(session: AsyncSession, record: CallRecord, clock: _Clock)
         "hangup_cause": record.hangup_cause,
         "hangup_cause_text": record.hangup_cause_text,
         "partial": record.partial,
-    }
+    } for record in records]
     # Both dialects spell INSERT ... ON CONFLICT the same way; only the import differs.
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(CallRow).values(values)
+    statement = insert(CallRow).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=[CallRow.call_id],
-        set_={name: statement.excluded[name] for name in values if name != "call_id"},
+        set_={name: statement.excluded[name] for name in rows[0] if name != "call_id"},
     )
-    call_pk: int = (await session.execute(statement.returning(CallRow.id))).scalar_one()
-    return call_pk
+    returned = await session.execute(statement.returning(CallRow.call_id, CallRow.id))
+    return {call_id: call_pk for call_id, call_pk in returned.all()}
 
 
 def _children(record: CallRecord, call_pk: int, clock: _Clock) -> list[LegRow | TransferRow | RecordingRow]:
