@@ -18,6 +18,7 @@ Asterisk's rules kept here:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -196,8 +197,8 @@ class Dialplan:
         self.globals = globals_
         self.path = path
 
-    def find(self, context: str, exten: str) -> Extension | None:
-        """The extension that runs for `exten` in `context`, following includes (each context once)."""
+    def _searched(self, context: str) -> Iterator[Context]:
+        """`context`, then the contexts it includes, in the order Asterisk searches them (each once)."""
         seen: set[str] = set()
         pending = [context]
         while pending:
@@ -205,26 +206,21 @@ class Dialplan:
             if name in seen or name not in self.contexts:
                 continue
             seen.add(name)
-            found = self.contexts[name].own_match(exten)
+            yield self.contexts[name]
+            pending.extend(self.contexts[name].includes)
+
+    def find(self, context: str, exten: str) -> Extension | None:
+        """The extension that runs for `exten` in `context`, following includes (each context once)."""
+        for searched in self._searched(context):
+            found = searched.own_match(exten)
             if found is not None:
                 return found
-            pending.extend(self.contexts[name].includes)
         return None
 
     def matches_longer(self, context: str, exten: str) -> bool:
         """Asterisk's "match more": a longer string than `exten` could still be dialled in `context` (its
         includes too). An attended transfer's digits end when it cannot (or with `#`, or a pause)."""
-        seen: set[str] = set()
-        pending = [context]
-        while pending:
-            name = pending.pop(0)
-            if name in seen or name not in self.contexts:
-                continue
-            seen.add(name)
-            if self.contexts[name].own_matches_longer(exten):
-                return True
-            pending.extend(self.contexts[name].includes)
-        return False
+        return any(searched.own_matches_longer(exten) for searched in self._searched(context))
 
     def step(self, context: str, exten: str, priority: int) -> Step | None:
         extension = self.find(context, exten)
