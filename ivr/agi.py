@@ -72,8 +72,6 @@ def _argument(word: str) -> str:
     return word if _PLAIN.fullmatch(word) else quote(clean(word))
 
 
-@lru_cache(maxsize=4096)
 def command(name: str, *args: str) -> str:
-    """A command line. Cached: a flow sends the same few commands call after call (its prompts, its
-    results), and quoting each word again costs more than looking the line up."""
+    """A command line (the runner caches the commands it sends)."""
     return " ".join([name, *map(_argument, args)])

@@ -17,6 +17,7 @@ import re
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote as url_quote
 
@@ -53,6 +54,7 @@ from ivr.outcome import (
 MAX_STEPS = 500  # nodes visited in one call: a loop without a question in it ends the walk (outcome error)
 MAX_SUBFLOW_DEPTH = 8
 _INTEGER = re.compile(r"-?\d+")  # compiled once: the queue node tests every call's priority
+_EPOCH = datetime.fromtimestamp(0, UTC)
 Step = Effect | Outcome
 Walk = Generator[Effect, Any, Any]
 
@@ -110,7 +112,7 @@ class Runner:
         self.flows = flows
         self.flow = flow
         self.call = call
-        self.now = datetime.fromtimestamp(0, UTC)
+        self.now = _EPOCH
         variables = dict(flow.variables)
         variables.update(ani=call.ani, dnis=call.dnis, caller_name=call.caller_name, language=call.language,
                          uniqueid=call.uniqueid, call_id=call.uniqueid, channel=call.channel, flow=flow.name)
@@ -161,18 +163,18 @@ class Runner:
             outcome = self._outcome(ERROR, reason=str(exc))
         # the results, while the channel still exists (SET VARIABLE works on a hung-up channel too)
         for name, value in outcome.channel_variables():
-            yield Command(command("SET VARIABLE", name, value))
+            yield _command("SET VARIABLE", name, value)
         if outcome.kind == HANGUP:
-            yield Command("HANGUP")
+            yield _command("HANGUP")
         return outcome
 
     def _read_call_variables(self) -> Walk:
         """The survey runs after the call on the caller's leg: who served it, in which queue, which call."""
         for name in (VAR_AGENT, VAR_QUEUE):
-            result = yield from self._cmd(command("GET VARIABLE", name))
+            result = yield from self._cmd("GET VARIABLE", name)
             self.variables[name] = result.data if result.result == "1" else ""
         # the call id of our CDRs is the caller leg's Linkedid (= its Uniqueid for a trunk call)
-        result = yield from self._cmd(command("GET FULL VARIABLE", "${CHANNEL(linkedid)}"))
+        result = yield from self._cmd("GET FULL VARIABLE", "${CHANNEL(linkedid)}")
         if result.result == "1" and result.data:
             self.variables["call_id"] = result.data
 
@@ -206,10 +208,11 @@ class Runner:
     def text(self, template: str) -> str:
         return render(template, self.variables)
 
-    def _cmd(self, text: str) -> Generator[Effect, Any, AgiResult]:
-        answer = yield Command(text)
+    def _cmd(self, name: str, *args: str) -> Generator[Effect, Any, AgiResult]:
+        effect = _command(name, *args)
+        answer = yield effect
         if not isinstance(answer, AgiResult):
-            raise FlowFailed(f"{text!r} was answered with {answer!r}")
+            raise FlowFailed(f"{effect.text!r} was answered with {answer!r}")
         if answer.caller_gone:
             raise _CallerGone
         return answer
@@ -218,18 +221,18 @@ class Runner:
         value = self.text(item.value)
         if item.kind == "file":
             if value:
-                yield from self._cmd(command("STREAM FILE", value, ""))
+                yield from self._cmd("STREAM FILE", value, "")
         elif item.kind == "digits":
             digits = re.sub(r"[^0-9*#]", "", value)
             if digits:
-                yield from self._cmd(command("SAY DIGITS", digits, ""))
+                yield from self._cmd("SAY DIGITS", digits, "")
         elif item.kind == "number":
             if _INTEGER.fullmatch(value.strip()):
-                yield from self._cmd(command("SAY NUMBER", value.strip(), ""))
+                yield from self._cmd("SAY NUMBER", value.strip(), "")
         elif item.kind == "date":
             epoch = _epoch(value)
             if epoch is not None:
-                yield from self._cmd(command("SAY DATE", str(epoch), ""))
+                yield from self._cmd("SAY DATE", str(epoch), "")
 
     def _prompt(self, name: str) -> Walk:
         if name:
@@ -237,7 +240,7 @@ class Runner:
 
     def _ask(self, prompt: str, timeout: float, most: int) -> Generator[Effect, Any, str]:
         """GET DATA: the prompt, then up to `most` keys (# ends early); "" on timeout."""
-        result = yield from self._cmd(command("GET DATA", self.text(prompt), str(round(timeout * 1000)), str(most)))
+        result = yield from self._cmd("GET DATA", self.text(prompt), str(round(timeout * 1000)), str(most))
         return result.result if result.code == 200 else ""
 
     def _outcome(self, kind: str, **values: Any) -> Outcome:
@@ -245,7 +248,7 @@ class Runner:
                        language=self.state.language, path=tuple(self.state.path), **values)
 
     def _set_language(self, code: str) -> Walk:
-        yield from self._cmd(command("SET VARIABLE", "CHANNEL(language)", code))
+        yield from self._cmd("SET VARIABLE", "CHANNEL(language)", code)
         self.variables["language"] = code
         self.state.language = code
 
@@ -393,6 +396,13 @@ class Runner:
     def _node_hangup(self, node: model.Hangup) -> Walk:
         yield from self._prompt(node.prompt)
         return self._outcome(HANGUP)
+
+
+@lru_cache(maxsize=4096)
+def _command(name: str, *args: str) -> Command:
+    """A command for Asterisk. Cached: a flow sends the same few commands call after call (its prompts, its
+    results), and quoting each word again, or building the frozen dataclass, costs more than the look-up."""
+    return Command(command(name, *args))
 
 
 def _dig(value: Any, path: str) -> str:
