@@ -26,7 +26,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from time import perf_counter
+from functools import lru_cache
+from time import monotonic, perf_counter
 from typing import Any
 
 from ivr.agi import HANGUP_LINE, parse_result
@@ -43,6 +44,7 @@ MAX_LINE = 8192
 READ_SIZE = 64 * 1024
 MAX_ENVIRONMENT_LINES = 200
 MAX_HELD = 64 * 1024  # input held for a later slice beyond this is taken at once (bounds a flooding peer)
+CLOCK_RESOLUTION = 0.001  # the flows' clock (opening hours) is read again once this much time has passed
 # an environment line the line-by-line reading would take as it is: `agi_` and a name without blanks, a colon, one
 # optional blank, the value
 _PLAIN_ENVIRONMENT_LINE = re.compile(r"^(agi_[^:\s]*): ?(.*)$", re.MULTILINE)
@@ -80,6 +82,7 @@ class FastAgiServer:
         self.max_sessions = max_sessions
         self.reload_interval = reload_interval
         self.clock = clock
+        self._clock_read = (float("-inf"), _now())  # monotonic() when `clock` was last read, and what it said
         self.stats = FastAgiStats(outcomes={})
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
@@ -143,6 +146,17 @@ class FastAgiServer:
                 await self.reload_flows()
         finally:
             await self.stop()
+
+    def now(self) -> datetime:
+        """`clock()`, read at most once per CLOCK_RESOLUTION: the flows look at the time of day only (opening
+        hours), and a datetime for every command was a twentieth of the server's per-command work."""
+        tick = monotonic()
+        read_at, value = self._clock_read
+        if tick - read_at < CLOCK_RESOLUTION:
+            return value
+        value = self.clock()
+        self._clock_read = (tick, value)
+        return value
 
     def flow_for(self, call: CallInfo) -> Flow | None:
         if call.script == "survey":
@@ -364,7 +378,7 @@ class _Connection(asyncio.BufferedProtocol):
         runner = self.runner
         assert runner is not None
         try:
-            step = runner.start(self.server.clock()) if first else runner.feed(answer, self.server.clock())
+            step = runner.start(self.server.now()) if first else runner.feed(answer, self.server.now())
         except Exception:
             self.server.stats.errors += 1
             log.exception("IVR: flow %r failed on %s; closing (the dialplan's default applies)",
@@ -381,11 +395,11 @@ class _Connection(asyncio.BufferedProtocol):
             self.server.request(self, step)
 
     def _send(self, text: str) -> None:
+        line, own_wait = _outgoing(text)
         self.waiting = True
-        self.out.append(text.encode("utf-8") + b"\n")
+        self.out.append(line)
         self.last = text
-        wait = _own_wait(text) if text.startswith("GET DATA") else 0.0
-        self._arm(wait + self.server.answer_timeout, "")
+        self._arm(own_wait + self.server.answer_timeout, "")
 
     def _flush(self) -> None:
         if self.out and self.transport is not None:
@@ -453,6 +467,13 @@ class _Connection(asyncio.BufferedProtocol):
         if self.transport is not None:
             self._flush()  # the last commands of a flow that just ended (none today: closing follows an answer)
             self.transport.close()
+
+
+@lru_cache(maxsize=4096)
+def _outgoing(text: str) -> tuple[bytes, float]:
+    """A command as sent, and how long Asterisk may take over it by itself. Cached: the runner sends the
+    same few commands call after call."""
+    return text.encode("utf-8") + b"\n", _own_wait(text)
 
 
 def _own_wait(text: str) -> float:
