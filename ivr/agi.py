@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 HANGUP_LINE = "HANGUP"
 _RESULT = re.compile(r"^(\d{3})(?:[ -]result=(\S*)(?: \((.*)\))?(?: endpos=(-?\d+))?)?")
@@ -39,10 +38,8 @@ class AgiResult:
         return self.data == "timeout"
 
 
-@lru_cache(maxsize=256)
 def parse_result(line: str) -> AgiResult:
-    """A result line as data. Cached: Asterisk answers with few distinct lines (`200 result=0`,
-    `200 result=1`, a prompt's endpos), and an AgiResult is immutable."""
+    """A result line as data (the FastAGI server caches the lines it reads)."""
     text = line.rstrip("\r\n")
     if text == HANGUP_LINE:
         return AgiResult(0, line=text)

@@ -30,7 +30,7 @@ from functools import lru_cache
 from time import monotonic, perf_counter
 from typing import Any
 
-from ivr.agi import HANGUP_LINE, parse_result
+from ivr.agi import HANGUP_LINE, AgiResult, parse_result
 from ivr.effects import Command, Request
 from ivr.model import Flow
 from ivr.outcome import Outcome
@@ -285,13 +285,10 @@ class _Connection(asyncio.BufferedProtocol):
                 break
             raw = buffer[start:end]
             start = end + 1
-            line = raw.decode("utf-8", errors="replace")
-            if line.endswith("\r"):
-                line = line[:-1]
             if self.runner is None:
-                self._environment_line(line)
+                self._environment_line(_text(raw))
             else:
-                self._line(line)
+                self._line(raw)
         if self.closed:
             return
         self.buffer = buffer[start:] if start else buffer
@@ -312,14 +309,14 @@ class _Connection(asyncio.BufferedProtocol):
         self.close("connection lost")
 
     # ---- the conversation -----------------------------------------------------------------------------
-    def _line(self, line: str) -> None:
+    def _line(self, raw: bytes) -> None:
+        line, result = _reading(raw)
         if line == HANGUP_LINE:
             self.hung_up = True  # the answer to the pending command (-1) came or comes; later ones get 511
             return
         if not self.waiting:
             self.drop(f"unexpected line {line[:80]!r}")
             return
-        result = parse_result(line)
         if result.code < 100:
             self.drop(f"garbage in place of an AGI result: {line[:80]!r}")
             return
@@ -467,6 +464,20 @@ class _Connection(asyncio.BufferedProtocol):
         if self.transport is not None:
             self._flush()  # the last commands of a flow that just ended (none today: closing follows an answer)
             self.transport.close()
+
+
+def _text(raw: bytes) -> str:
+    """A line as text, without the CR of a CR LF ending."""
+    line = raw.decode("utf-8", errors="replace")
+    return line[:-1] if line.endswith("\r") else line
+
+
+@lru_cache(maxsize=256)
+def _reading(raw: bytes) -> tuple[str, AgiResult]:
+    """A line from Asterisk as text and as a result. Cached: Asterisk answers with few distinct lines
+    (`200 result=0`, `200 result=1`, a prompt's endpos), and both are immutable."""
+    line = _text(raw)
+    return line, parse_result(line)
 
 
 @lru_cache(maxsize=4096)

@@ -127,19 +127,15 @@ class Runner:
         return self.state.variables
 
     def start(self, now: datetime) -> Step:
-        self.now = now
-        return self._advance(None, first=True)
+        return self.feed(None, now)  # (a generator starts on None)
 
     def feed(self, answer: Any, now: datetime) -> Step:
         """The answer to the last effect (an AgiResult for a Command)."""
         self.now = now
-        return self._advance(answer)
-
-    def _advance(self, answer: Any, *, first: bool = False) -> Step:
         if self.outcome is not None:
             return self.outcome
         try:
-            return self._walk.send(None) if first else self._walk.send(answer)
+            return self._walk.send(answer)
         except StopIteration as stop:
             outcome = stop.value
             assert isinstance(outcome, Outcome)
