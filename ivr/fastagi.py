@@ -231,6 +231,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.closed = False
         self.out: list[bytes] = []  # commands to send once the lines at hand are taken
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # when `timer` fires
         self.deadline = 0.0
         self.why = ""  # what the deadline waits for ("" while waiting for the answer to `last`)
         self.last = ""
@@ -279,7 +280,7 @@ class _Connection(asyncio.BufferedProtocol):
         start = 0
         if self.runner is None and buffer.startswith(b"agi_"):
             start = self._environment_block(buffer)
-        while not self.closed:
+        while start < len(buffer) and not self.closed:  # (a read ends with its last line: one find per line)
             end = buffer.find(b"\n", start)
             if end < 0:
                 break
@@ -429,9 +430,10 @@ class _Connection(asyncio.BufferedProtocol):
         self.why = why
         timer = self.timer
         if timer is not None:
-            if timer.when() <= self.deadline:
+            if self.timer_at <= self.deadline:
                 return
             timer.cancel()
+        self.timer_at = self.deadline
         self.timer = self.loop.call_at(self.deadline, self._expired)
 
     def _expired(self) -> None:
@@ -440,6 +442,7 @@ class _Connection(asyncio.BufferedProtocol):
         if self.closed or self.timer is not None:  # (taking it armed the next deadline)
             return
         if self.loop.time() < self.deadline:
+            self.timer_at = self.deadline
             self.timer = self.loop.call_at(self.deadline, self._expired)
             return
         self.drop(self.why or f"no answer to {self.last[:40]!r}")

@@ -14,7 +14,7 @@ leaves the dialplan's defaults in place: the caller still reaches the default qu
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -113,18 +113,15 @@ class Runner:
         self.flow = flow
         self.call = call
         self.now = _EPOCH
-        variables = dict(flow.variables)
-        variables.update(ani=call.ani, dnis=call.dnis, caller_name=call.caller_name, language=call.language,
-                         uniqueid=call.uniqueid, call_id=call.uniqueid, channel=call.channel, flow=flow.name)
+        variables = {**flow.variables, "ani": call.ani, "dnis": call.dnis, "caller_name": call.caller_name,
+                     "language": call.language, "uniqueid": call.uniqueid, "call_id": call.uniqueid,
+                     "channel": call.channel, "flow": flow.name}
         for n, arg in enumerate(call.args[:3], start=1):
             variables[f"arg{n}"] = arg
         self.state = _State(variables)
+        self.variables = variables  # the state's, read on every node
         self.outcome: Outcome | None = None
         self._walk = self._run()
-
-    @property
-    def variables(self) -> dict[str, str]:
-        return self.state.variables
 
     def start(self, now: datetime) -> Step:
         return self.feed(None, now)  # (a generator starts on None)
@@ -194,8 +191,7 @@ class Runner:
                     return outcome
                 node = flow.nodes[node.next]
                 continue
-            handler = getattr(self, f"_node_{node.kind}")
-            result = yield from handler(node)
+            result = yield from _NODE_HANDLERS[node.kind](self, node)
             if isinstance(result, Outcome):
                 return result
             node = flow.nodes[result]
@@ -392,6 +388,11 @@ class Runner:
     def _node_hangup(self, node: model.Hangup) -> Walk:
         yield from self._prompt(node.prompt)
         return self._outcome(HANGUP)
+
+
+# the walk of each node kind, by kind: Runner._node_menu for "menu"
+_NODE_HANDLERS: dict[str, Callable[[Runner, Any], Walk]] = {
+    name.removeprefix("_node_"): handler for name, handler in vars(Runner).items() if name.startswith("_node_")}
 
 
 @lru_cache(maxsize=4096)
