@@ -1,6 +1,6 @@
 """FastAGI benchmark: our IVR server against a bare panoramisk FastAGI server, in one run, laid out alike.
 
-    python bench/ivr_agi.py [--sessions 200] [--hostile 20] [--seconds 5] [--warmup 1] [--profile FILE]
+    python bench/ivr_agi.py [--sessions 200] [--hostile 20] [--seconds 5] [--warmup 1] [--rounds 3] [--profile FILE]
 
 Each server runs alone in a process of its own (the measured event loop) with a probe task that sleeps
 1 ms at a time and records how late it wakes: the loop's lag. A second process plays Asterisk over
@@ -15,7 +15,9 @@ server closes is replaced 50 ms later. panoramisk's server reads `while b'\\n\\n
 never returns on EOF: one half-closed peer blocks its event loop for good. So panoramisk is measured
 WITHOUT hostile peers, and the hostile case is shown in a subprocess that is killed after 3 s.
 
-Output: name=value lines, the ratio last. Loopback only; every wait is bounded.
+Both servers are measured `--rounds` times, in turn (who goes first alternates): one line per round, then
+the figures of the round with the median ratio. Output: name=value lines, the ratio last. Loopback only;
+every wait is bounded.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ REPLIES = {b"GET DATA": b"200 result=1\n", b"STREAM FI": b"200 result=0 endpos=8
            b"SET VARIA": b"200 result=1\n"}
 HOSTILE_ENV = b"agi_network: yes\nagi_network_script: ivr\n"
 STEP_TIMEOUT = 30.0  # any wait between the processes
+ROUND_FIGURES = ("commands_per_s", "server_cpu", "client_cpu", "server_us_per_command", "lag_p99_ms",
+                 "wrong_calls")  # on each round's line
+SATURATED = 0.9  # a server using less of a core than this waited for something else: the client, or a neighbour
 
 
 def reply(command: bytes) -> bytes:
@@ -281,7 +286,9 @@ def measure(kind: str, args: argparse.Namespace, hostile: int, profile: str | No
         load = _receive(client_end, "the client's figures", args.seconds)
         server_end.send("stop")
         loop_figures = _receive(server_end, "the server's figures")
-        return {**load, **loop_figures}
+        # what a command cost the server process, whatever else the machine ran meanwhile
+        per_command = loop_figures["server_cpu"] / load["commands_per_s"] * 1e6 if load["commands_per_s"] else 0.0
+        return {**load, **loop_figures, "server_us_per_command": per_command}
     finally:
         for process in (client, server):
             if process is not None:
@@ -329,23 +336,51 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--profile", help="write a pyinstrument profile of our server's window to this file")
     parser.add_argument("--only-ours", action="store_true", help="skip panoramisk (for profiling)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure both servers this many times, in turn; the round with the median ratio is shown")
     args = parser.parse_args()
     print(f"layout=server process + client process over loopback TCP; sessions={args.sessions} "
-          f"seconds={args.seconds:g} warmup={args.warmup:g}")
-    ours = measure("ours", args, args.hostile, args.profile)
-    for name, value in ours.items():
-        print(f"ours_{name}={_fmt(value)}")
-    print(f"ours_hostile_peers={args.hostile}")
+          f"seconds={args.seconds:g} warmup={args.warmup:g} rounds={args.rounds}")
     if args.only_ours:
+        for n in range(args.rounds):
+            _show("ours", measure("ours", args, args.hostile, args.profile if n == 0 else None))
+        print(f"ours_hostile_peers={args.hostile}")
         return
-    theirs = measure("panoramisk", args, 0)
-    for name, value in theirs.items():
-        print(f"panoramisk_{name}={_fmt(value)}")
+    # The machine is shared (2 cores, other people's builds and benchmarks): a neighbour busy during one
+    # server's window and not the other's moved a single ratio from 1.2 to 2.2 with the same code. So the servers are
+    # measured in turn, round after round (who goes first alternates), and the median round is shown.
+    rounds = []
+    for n in range(args.rounds):
+        order = ("ours", "panoramisk") if n % 2 == 0 else ("panoramisk", "ours")
+        figures = {kind: measure(kind, args, args.hostile if kind == "ours" else 0,
+                                 args.profile if kind == "ours" and n == 0 else None) for kind in order}
+        ours, theirs = figures["ours"], figures["panoramisk"]
+        ratio = ours["commands_per_s"] / theirs["commands_per_s"]
+        rounds.append((ratio, ours, theirs))
+        shown = " ".join(f"{kind}_{name}={_fmt(figures[kind][name])}" for name in ROUND_FIGURES for kind in order)
+        print(f"round={n + 1} {shown} ratio={ratio:.2f}")
+    ratio, ours, theirs = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
+    print(f"median_round={[r[0] for r in rounds].index(ratio) + 1} (its figures follow)")
+    _show("ours", ours)
+    print(f"ours_hostile_peers={args.hostile}")
+    _show("panoramisk", theirs)
     print("panoramisk_hostile_peers=0 (one half-closed peer stops it, see below)")
     print(f"panoramisk_with_one_half_closed_peer={hostile_probe()}")
     print(f"lag_p99_target_met={ours['lag_p99_ms'] < 5.0} (target < 5 ms)")
-    print(f"ratio={ours['commands_per_s'] / theirs['commands_per_s']:.2f} (ours / panoramisk commands/s, "
-          f"target >= 1.5)")
+    # commands/s is the server's only while each process has a core of its own; with a neighbour on one core the
+    # server shares the other with the client, which costs the same per command against either server and so
+    # pulls the ratio toward 1: said here, with the servers' own cost per command beside it
+    saturated = min(ours["server_cpu"], theirs["server_cpu"]) >= SATURATED
+    print(f"servers_saturated={saturated} (each server used >= {SATURATED:g} of a core in this round; if not, "
+          f"commands/s measured the machine's other load too)")
+    print(f"server_cpu_ratio={theirs['server_us_per_command'] / ours['server_us_per_command']:.2f} "
+          f"(panoramisk / ours server CPU per command)")
+    print(f"ratio={ratio:.2f} (ours / panoramisk commands/s, target >= 1.5)")
+
+
+def _show(kind: str, figures: dict[str, Any]) -> None:
+    for name, value in figures.items():
+        print(f"{kind}_{name}={_fmt(value)}")
 
 
 def _fmt(value: Any) -> str:
