@@ -146,7 +146,7 @@ class Runner:
             yield from self._cmd("ANSWER")
             if self.flow.language:
                 yield from self._set_language(self.flow.language)
-            if any(isinstance(n, model.Survey) for n in self.flow.nodes.values()):
+            if self.flow.has_survey:
                 yield from self._read_call_variables()
             ended = yield from self._flow(self.flow, depth=0)
             outcome = ended if ended is not None else self._outcome(COMPLETED)  # `return` in the main flow
