@@ -291,8 +291,8 @@ def measure(kinds: tuple[str, ...], args: argparse.Namespace) -> dict[str, dict[
     """Every server in `kinds` with its own client, all started at once; then the load goes to one server at a
     time, in turns of `args.turn` seconds (A B B A A B ...), until each had `args.seconds` of it. The machine is
     shared (2 cores; other people's builds and benchmarks, and whatever shares the host: one server's CPU per
-    command went from 26 to 62 us between two 5 s windows a minute apart), so the servers are measured side by
-    side in time, not one after the other: whatever slows the machine slows both alike."""
+    command went from 26 to 62 us between two 3 s windows of one run), so the servers are measured side by
+    side in time, not one after the other: whatever slows the machine falls on both."""
     context = multiprocessing.get_context("spawn")
     processes: list[multiprocessing.process.BaseProcess] = []
     servers: dict[str, Connection] = {}
