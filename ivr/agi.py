@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 HANGUP_LINE = "HANGUP"
 _RESULT = re.compile(r"^(\d{3})(?:[ -]result=(\S*)(?: \((.*)\))?(?: endpos=(-?\d+))?)?")
@@ -39,10 +38,8 @@ class AgiResult:
         return self.data == "timeout"
 
 
-@lru_cache(maxsize=256)
 def parse_result(line: str) -> AgiResult:
-    """A result line as data. Cached: Asterisk answers with few distinct lines (`200 result=0`,
-    `200 result=1`, a prompt's endpos), and an AgiResult is immutable."""
+    """A result line as data (the FastAGI server caches the lines it reads)."""
     text = line.rstrip("\r\n")
     if text == HANGUP_LINE:
         return AgiResult(0, line=text)
@@ -72,8 +69,6 @@ def _argument(word: str) -> str:
     return word if _PLAIN.fullmatch(word) else quote(clean(word))
 
 
-@lru_cache(maxsize=4096)
 def command(name: str, *args: str) -> str:
-    """A command line. Cached: a flow sends the same few commands call after call (its prompts, its
-    results), and quoting each word again costs more than looking the line up."""
+    """A command line (the runner caches the commands it sends)."""
     return " ".join([name, *map(_argument, args)])

@@ -26,10 +26,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from time import perf_counter
+from functools import lru_cache
+from time import monotonic, perf_counter
 from typing import Any
 
-from ivr.agi import HANGUP_LINE, parse_result
+from ivr.agi import HANGUP_LINE, AgiResult, parse_result
 from ivr.effects import Command, Request
 from ivr.model import Flow
 from ivr.outcome import Outcome
@@ -43,6 +44,7 @@ MAX_LINE = 8192
 READ_SIZE = 64 * 1024
 MAX_ENVIRONMENT_LINES = 200
 MAX_HELD = 64 * 1024  # input held for a later slice beyond this is taken at once (bounds a flooding peer)
+CLOCK_RESOLUTION = 0.001  # the flows' clock (opening hours) is read again once this much time has passed
 # an environment line the line-by-line reading would take as it is: `agi_` and a name without blanks, a colon, one
 # optional blank, the value
 _PLAIN_ENVIRONMENT_LINE = re.compile(r"^(agi_[^:\s]*): ?(.*)$", re.MULTILINE)
@@ -80,6 +82,7 @@ class FastAgiServer:
         self.max_sessions = max_sessions
         self.reload_interval = reload_interval
         self.clock = clock
+        self._clock_read = (float("-inf"), _now())  # monotonic() when `clock` was last read, and what it said
         self.stats = FastAgiStats(outcomes={})
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
@@ -143,6 +146,17 @@ class FastAgiServer:
                 await self.reload_flows()
         finally:
             await self.stop()
+
+    def now(self) -> datetime:
+        """`clock()`, read at most once per CLOCK_RESOLUTION: the flows look at the time of day only (opening
+        hours), and a datetime for every command was a twentieth of the server's per-command work."""
+        tick = monotonic()
+        read_at, value = self._clock_read
+        if tick - read_at < CLOCK_RESOLUTION:
+            return value
+        value = self.clock()
+        self._clock_read = (tick, value)
+        return value
 
     def flow_for(self, call: CallInfo) -> Flow | None:
         if call.script == "survey":
@@ -217,6 +231,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.closed = False
         self.out: list[bytes] = []  # commands to send once the lines at hand are taken
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # when `timer` fires
         self.deadline = 0.0
         self.why = ""  # what the deadline waits for ("" while waiting for the answer to `last`)
         self.last = ""
@@ -265,19 +280,16 @@ class _Connection(asyncio.BufferedProtocol):
         start = 0
         if self.runner is None and buffer.startswith(b"agi_"):
             start = self._environment_block(buffer)
-        while not self.closed:
+        while start < len(buffer) and not self.closed:  # (a read ends with its last line: one find per line)
             end = buffer.find(b"\n", start)
             if end < 0:
                 break
             raw = buffer[start:end]
             start = end + 1
-            line = raw.decode("utf-8", errors="replace")
-            if line.endswith("\r"):
-                line = line[:-1]
             if self.runner is None:
-                self._environment_line(line)
+                self._environment_line(_text(raw))
             else:
-                self._line(line)
+                self._line(raw)
         if self.closed:
             return
         self.buffer = buffer[start:] if start else buffer
@@ -298,14 +310,14 @@ class _Connection(asyncio.BufferedProtocol):
         self.close("connection lost")
 
     # ---- the conversation -----------------------------------------------------------------------------
-    def _line(self, line: str) -> None:
+    def _line(self, raw: bytes) -> None:
+        line, result = _reading(raw)
         if line == HANGUP_LINE:
             self.hung_up = True  # the answer to the pending command (-1) came or comes; later ones get 511
             return
         if not self.waiting:
             self.drop(f"unexpected line {line[:80]!r}")
             return
-        result = parse_result(line)
         if result.code < 100:
             self.drop(f"garbage in place of an AGI result: {line[:80]!r}")
             return
@@ -364,7 +376,7 @@ class _Connection(asyncio.BufferedProtocol):
         runner = self.runner
         assert runner is not None
         try:
-            step = runner.start(self.server.clock()) if first else runner.feed(answer, self.server.clock())
+            step = runner.start(self.server.now()) if first else runner.feed(answer, self.server.now())
         except Exception:
             self.server.stats.errors += 1
             log.exception("IVR: flow %r failed on %s; closing (the dialplan's default applies)",
@@ -381,11 +393,11 @@ class _Connection(asyncio.BufferedProtocol):
             self.server.request(self, step)
 
     def _send(self, text: str) -> None:
+        line, own_wait = _outgoing(text)
         self.waiting = True
-        self.out.append(text.encode("utf-8") + b"\n")
+        self.out.append(line)
         self.last = text
-        wait = _own_wait(text) if text.startswith("GET DATA") else 0.0
-        self._arm(wait + self.server.answer_timeout, "")
+        self._arm(own_wait + self.server.answer_timeout, "")
 
     def _flush(self) -> None:
         if self.out and self.transport is not None:
@@ -418,9 +430,10 @@ class _Connection(asyncio.BufferedProtocol):
         self.why = why
         timer = self.timer
         if timer is not None:
-            if timer.when() <= self.deadline:
+            if self.timer_at <= self.deadline:
                 return
             timer.cancel()
+        self.timer_at = self.deadline
         self.timer = self.loop.call_at(self.deadline, self._expired)
 
     def _expired(self) -> None:
@@ -429,6 +442,7 @@ class _Connection(asyncio.BufferedProtocol):
         if self.closed or self.timer is not None:  # (taking it armed the next deadline)
             return
         if self.loop.time() < self.deadline:
+            self.timer_at = self.deadline
             self.timer = self.loop.call_at(self.deadline, self._expired)
             return
         self.drop(self.why or f"no answer to {self.last[:40]!r}")
@@ -453,6 +467,27 @@ class _Connection(asyncio.BufferedProtocol):
         if self.transport is not None:
             self._flush()  # the last commands of a flow that just ended (none today: closing follows an answer)
             self.transport.close()
+
+
+def _text(raw: bytes) -> str:
+    """A line as text, without the CR of a CR LF ending."""
+    line = raw.decode("utf-8", errors="replace")
+    return line[:-1] if line.endswith("\r") else line
+
+
+@lru_cache(maxsize=256)
+def _reading(raw: bytes) -> tuple[str, AgiResult]:
+    """A line from Asterisk as text and as a result. Cached: Asterisk answers with few distinct lines
+    (`200 result=0`, `200 result=1`, a prompt's endpos), and both are immutable."""
+    line = _text(raw)
+    return line, parse_result(line)
+
+
+@lru_cache(maxsize=4096)
+def _outgoing(text: str) -> tuple[bytes, float]:
+    """A command as sent, and how long Asterisk may take over it by itself. Cached: the runner sends the
+    same few commands call after call."""
+    return text.encode("utf-8") + b"\n", _own_wait(text)
 
 
 def _own_wait(text: str) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 from ivr.calendar import Calendar
@@ -309,3 +310,9 @@ class Flow:
 
     def subflows(self) -> set[str]:
         return {n.flow for n in self.nodes.values() if isinstance(n, Subflow)}
+
+    @cached_property
+    def has_survey(self) -> bool:
+        """Whether a node asks survey questions (the runner then reads who served the call first). Asked on
+        every call: looked at once per flow."""
+        return any(isinstance(n, Survey) for n in self.nodes.values())

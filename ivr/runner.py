@@ -14,9 +14,10 @@ leaves the dialplan's defaults in place: the caller still reaches the default qu
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote as url_quote
 
@@ -53,6 +54,7 @@ from ivr.outcome import (
 MAX_STEPS = 500  # nodes visited in one call: a loop without a question in it ends the walk (outcome error)
 MAX_SUBFLOW_DEPTH = 8
 _INTEGER = re.compile(r"-?\d+")  # compiled once: the queue node tests every call's priority
+_EPOCH = datetime.fromtimestamp(0, UTC)
 Step = Effect | Outcome
 Walk = Generator[Effect, Any, Any]
 
@@ -110,34 +112,27 @@ class Runner:
         self.flows = flows
         self.flow = flow
         self.call = call
-        self.now = datetime.fromtimestamp(0, UTC)
-        variables = dict(flow.variables)
-        variables.update(ani=call.ani, dnis=call.dnis, caller_name=call.caller_name, language=call.language,
-                         uniqueid=call.uniqueid, call_id=call.uniqueid, channel=call.channel, flow=flow.name)
+        self.now = _EPOCH
+        variables = {**flow.variables, "ani": call.ani, "dnis": call.dnis, "caller_name": call.caller_name,
+                     "language": call.language, "uniqueid": call.uniqueid, "call_id": call.uniqueid,
+                     "channel": call.channel, "flow": flow.name}
         for n, arg in enumerate(call.args[:3], start=1):
             variables[f"arg{n}"] = arg
         self.state = _State(variables)
+        self.variables = variables  # the state's, read on every node
         self.outcome: Outcome | None = None
         self._walk = self._run()
 
-    @property
-    def variables(self) -> dict[str, str]:
-        return self.state.variables
-
     def start(self, now: datetime) -> Step:
-        self.now = now
-        return self._advance(None, first=True)
+        return self.feed(None, now)  # (a generator starts on None)
 
     def feed(self, answer: Any, now: datetime) -> Step:
         """The answer to the last effect (an AgiResult for a Command)."""
         self.now = now
-        return self._advance(answer)
-
-    def _advance(self, answer: Any, *, first: bool = False) -> Step:
         if self.outcome is not None:
             return self.outcome
         try:
-            return self._walk.send(None) if first else self._walk.send(answer)
+            return self._walk.send(answer)
         except StopIteration as stop:
             outcome = stop.value
             assert isinstance(outcome, Outcome)
@@ -151,7 +146,7 @@ class Runner:
             yield from self._cmd("ANSWER")
             if self.flow.language:
                 yield from self._set_language(self.flow.language)
-            if any(isinstance(n, model.Survey) for n in self.flow.nodes.values()):
+            if self.flow.has_survey:
                 yield from self._read_call_variables()
             ended = yield from self._flow(self.flow, depth=0)
             outcome = ended if ended is not None else self._outcome(COMPLETED)  # `return` in the main flow
@@ -161,18 +156,18 @@ class Runner:
             outcome = self._outcome(ERROR, reason=str(exc))
         # the results, while the channel still exists (SET VARIABLE works on a hung-up channel too)
         for name, value in outcome.channel_variables():
-            yield Command(command("SET VARIABLE", name, value))
+            yield _command("SET VARIABLE", name, value)
         if outcome.kind == HANGUP:
-            yield Command("HANGUP")
+            yield _command("HANGUP")
         return outcome
 
     def _read_call_variables(self) -> Walk:
         """The survey runs after the call on the caller's leg: who served it, in which queue, which call."""
         for name in (VAR_AGENT, VAR_QUEUE):
-            result = yield from self._cmd(command("GET VARIABLE", name))
+            result = yield from self._cmd("GET VARIABLE", name)
             self.variables[name] = result.data if result.result == "1" else ""
         # the call id of our CDRs is the caller leg's Linkedid (= its Uniqueid for a trunk call)
-        result = yield from self._cmd(command("GET FULL VARIABLE", "${CHANNEL(linkedid)}"))
+        result = yield from self._cmd("GET FULL VARIABLE", "${CHANNEL(linkedid)}")
         if result.result == "1" and result.data:
             self.variables["call_id"] = result.data
 
@@ -196,8 +191,7 @@ class Runner:
                     return outcome
                 node = flow.nodes[node.next]
                 continue
-            handler = getattr(self, f"_node_{node.kind}")
-            result = yield from handler(node)
+            result = yield from _NODE_HANDLERS[node.kind](self, node)
             if isinstance(result, Outcome):
                 return result
             node = flow.nodes[result]
@@ -206,10 +200,11 @@ class Runner:
     def text(self, template: str) -> str:
         return render(template, self.variables)
 
-    def _cmd(self, text: str) -> Generator[Effect, Any, AgiResult]:
-        answer = yield Command(text)
+    def _cmd(self, name: str, *args: str) -> Generator[Effect, Any, AgiResult]:
+        effect = _command(name, *args)
+        answer = yield effect
         if not isinstance(answer, AgiResult):
-            raise FlowFailed(f"{text!r} was answered with {answer!r}")
+            raise FlowFailed(f"{effect.text!r} was answered with {answer!r}")
         if answer.caller_gone:
             raise _CallerGone
         return answer
@@ -218,18 +213,18 @@ class Runner:
         value = self.text(item.value)
         if item.kind == "file":
             if value:
-                yield from self._cmd(command("STREAM FILE", value, ""))
+                yield from self._cmd("STREAM FILE", value, "")
         elif item.kind == "digits":
             digits = re.sub(r"[^0-9*#]", "", value)
             if digits:
-                yield from self._cmd(command("SAY DIGITS", digits, ""))
+                yield from self._cmd("SAY DIGITS", digits, "")
         elif item.kind == "number":
             if _INTEGER.fullmatch(value.strip()):
-                yield from self._cmd(command("SAY NUMBER", value.strip(), ""))
+                yield from self._cmd("SAY NUMBER", value.strip(), "")
         elif item.kind == "date":
             epoch = _epoch(value)
             if epoch is not None:
-                yield from self._cmd(command("SAY DATE", str(epoch), ""))
+                yield from self._cmd("SAY DATE", str(epoch), "")
 
     def _prompt(self, name: str) -> Walk:
         if name:
@@ -237,7 +232,7 @@ class Runner:
 
     def _ask(self, prompt: str, timeout: float, most: int) -> Generator[Effect, Any, str]:
         """GET DATA: the prompt, then up to `most` keys (# ends early); "" on timeout."""
-        result = yield from self._cmd(command("GET DATA", self.text(prompt), str(round(timeout * 1000)), str(most)))
+        result = yield from self._cmd("GET DATA", self.text(prompt), str(round(timeout * 1000)), str(most))
         return result.result if result.code == 200 else ""
 
     def _outcome(self, kind: str, **values: Any) -> Outcome:
@@ -245,7 +240,7 @@ class Runner:
                        language=self.state.language, path=tuple(self.state.path), **values)
 
     def _set_language(self, code: str) -> Walk:
-        yield from self._cmd(command("SET VARIABLE", "CHANNEL(language)", code))
+        yield from self._cmd("SET VARIABLE", "CHANNEL(language)", code)
         self.variables["language"] = code
         self.state.language = code
 
@@ -393,6 +388,18 @@ class Runner:
     def _node_hangup(self, node: model.Hangup) -> Walk:
         yield from self._prompt(node.prompt)
         return self._outcome(HANGUP)
+
+
+# the walk of each node kind, by kind: Runner._node_menu for "menu"
+_NODE_HANDLERS: dict[str, Callable[[Runner, Any], Walk]] = {
+    name.removeprefix("_node_"): handler for name, handler in vars(Runner).items() if name.startswith("_node_")}
+
+
+@lru_cache(maxsize=4096)
+def _command(name: str, *args: str) -> Command:
+    """A command for Asterisk. Cached: a flow sends the same few commands call after call (its prompts, its
+    results), and quoting each word again, or building the frozen dataclass, costs more than the look-up."""
+    return Command(command(name, *args))
 
 
 def _dig(value: Any, path: str) -> str:
