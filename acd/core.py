@@ -51,6 +51,7 @@ class RouterCore:
         self._seq = 0
         self._timers = Deadlines()
         self._last_agent: dict[str, tuple[str, float]] = {}  # customer -> (agent, answered at)
+        self._consulted: dict[str, list[str]] = {}  # routed call -> agents consulted on it (attended transfer)
         self._zone = OpeningHours.zone(settings.time_zone)
 
     # ------------------------------------------------------------------ internals: agents

@@ -215,8 +215,10 @@ class Router(RecoveringCore):
         del self._calls[call_id]
         out: Out = []
         self._talk_over(self._agents[call.agent_id], call, now, out)
-        for consulted in [a for a in self._agents.values() if a.state is AgentState.ON_CALL and a.call_id == call_id]:
-            self._direct_over(consulted, now, out)
+        for agent_id in self._consulted.pop(call_id, ()):
+            consulted = self._agents[agent_id]
+            if consulted.state is AgentState.ON_CALL and consulted.call_id == call_id:
+                self._direct_over(consulted, now, out)
         return out
 
     def call_handed_over(self, call_id: str, agent_id: str, now: float) -> Out:
@@ -232,6 +234,7 @@ class Router(RecoveringCore):
         assert call.agent_id is not None
         previous = self._agents[call.agent_id]
         call.agent_id = agent_id
+        self._no_longer_consulted(call_id, agent_id)
         out: Out = []
         self._talk_over(previous, call, now, out)
         return out
@@ -264,6 +267,8 @@ class Router(RecoveringCore):
         self._leave_available(agent)
         agent.version += 1  # a wrap-up timer is stale now
         self._set_state(agent, AgentState.ON_CALL, now, out, call_id=call_id)
+        if routed is not None:
+            self._consulted.setdefault(call_id, []).append(agent_id)
         return out
 
     def direct_call_ended(self, agent_id: str, call_id: str, now: float) -> Out:
@@ -275,8 +280,16 @@ class Router(RecoveringCore):
                 or (routed is not None and routed.agent_id == agent_id)):
             return [self._ignored(now, "direct_call_ended", agent_id, agent)]
         out: Out = []
+        self._no_longer_consulted(call_id, agent_id)
         self._direct_over(agent, now, out)
         return out
+
+    def _no_longer_consulted(self, call_id: str, agent_id: str) -> None:
+        consulted = self._consulted.get(call_id)
+        if consulted is not None and agent_id in consulted:
+            consulted.remove(agent_id)
+            if not consulted:
+                del self._consulted[call_id]
 
     def _direct_over(self, agent: AgentRecord, now: float, out: Out) -> None:
         if agent.pending_logout:
