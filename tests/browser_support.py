@@ -30,3 +30,10 @@ async def chromium() -> AsyncIterator[object]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    """A headless Chromium for one test (registered in conftest.py for every browser test)."""
+    async with chromium() as launched:
+        yield launched

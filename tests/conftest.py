@@ -1,4 +1,5 @@
-"""Shared fixtures: `make_rig` (tests/routing_rig.py: the center on the shipped dialplan), and the database.
+"""Shared fixtures: `make_rig` (tests/routing_rig.py: the center on the shipped dialplan), `browser`
+(tests/browser_support.py: a headless Chromium), and the database.
 
 Database fixtures: every data-layer test runs on SQLite and on PostgreSQL (127.0.0.1:5432).
 
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from browser_support import browser  # noqa: F401  (a fixture, shared by the page tests)
 from routing_rig import make_rig  # noqa: F401  (a fixture, shared by the routing tests)
 from sqlalchemy import text
 from sqlalchemy.engine import make_url

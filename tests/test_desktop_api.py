@@ -17,6 +17,7 @@ from test_desktop_support import (
     AGENT,
     BOT,
     add_customer,
+    at_work,
     desktop_settings,
     place_call,
     running_center,
@@ -43,10 +44,8 @@ async def center(tmp_path: Path) -> AsyncIterator[CallCenter]:
 
 @pytest.fixture
 async def agent(center: CallCenter) -> AsyncIterator[httpx.AsyncClient]:
-    http = await sign_in(center, "agent")
-    assert (await http.post(f"/api/agents/{AGENT}/login")).status_code == 200
-    yield http
-    await http.aclose()
+    async with at_work(center, "agent", AGENT) as http:
+        yield http
 
 
 async def _talking(center: CallCenter, http: httpx.AsyncClient) -> DeskCall:

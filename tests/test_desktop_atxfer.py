@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_desktop_support import AGENT, desktop_settings, place_call, running_center, sign_in, until
+from test_desktop_support import AGENT, at_work, desktop_settings, place_call, running_center, until
 from trace_support import TRACES
 
 from acd.model import AgentState
@@ -35,18 +35,14 @@ async def center(tmp_path: Path) -> AsyncIterator[CallCenter]:
 
 @pytest.fixture
 async def agent(center: CallCenter) -> AsyncIterator[httpx.AsyncClient]:
-    http = await sign_in(center, "agent")
-    assert (await http.post(f"/api/agents/{AGENT}/login")).status_code == 200
-    yield http
-    await http.aclose()
+    async with at_work(center, "agent", AGENT) as http:
+        yield http
 
 
 @pytest.fixture
 async def other(center: CallCenter) -> AsyncIterator[httpx.AsyncClient]:
-    http = await sign_in(center, "other")
-    assert (await http.post(f"/api/agents/{OTHER}/login")).status_code == 200
-    yield http
-    await http.aclose()
+    async with at_work(center, "other", OTHER) as http:
+        yield http
 
 
 def state(center: CallCenter, agent: str) -> AgentState:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from browser_support import WAIT, chromium, needs_chromium
+from browser_support import WAIT, needs_chromium
 from sqlalchemy import select
 from test_desktop_support import (
     AGENT,
@@ -36,12 +36,6 @@ expect = playwright_api.expect
 NUMBER = "+1 212 555 0142"
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from browser_support import WAIT, chromium, needs_chromium
+from browser_support import WAIT, needs_chromium
 from test_desktop_browser import _signed_in_page
 from test_desktop_support import AGENT, PASSWORDS, add_customer, desktop_settings, place_call, running_center
 
@@ -24,12 +24,6 @@ NUMBER = "+1 212 555 0142"
 OTHER = "agent1003"
 
 pytestmark = needs_chromium
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    async with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -110,6 +110,17 @@ async def sign_in(center: CallCenter, login: str) -> httpx.AsyncClient:
     return http
 
 
+@asynccontextmanager
+async def at_work(center: CallCenter, login: str, endpoint: str) -> AsyncIterator[httpx.AsyncClient]:
+    """`login` signed in over HTTP, their agent `endpoint` logged in to the ACD."""
+    http = await sign_in(center, login)
+    try:
+        assert (await http.post(f"/api/agents/{endpoint}/login")).status_code == 200
+        yield http
+    finally:
+        await http.aclose()
+
+
 def place_call(center: CallCenter, number: str, *, talk: float = 3000) -> Channel:
     """A caller dials the service number now; patient, and talks until the agent hangs up."""
     assert center.simulator is not None and center.simulator.people is not None

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from browser_support import WAIT, chromium, needs_chromium
+from browser_support import WAIT, needs_chromium
 from test_desktop_support import PASSWORDS, base_url, desktop_settings, running_center
 
 from callcenter.app import CallCenter
@@ -37,12 +37,6 @@ async def center(tmp_path: Path) -> AsyncIterator[CallCenter]:
         update={"flows_dir": flows, "prompts_dir": tmp_path / "prompts", "port": 0})})
     async with running_center(settings) as center:
         yield center
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    async with chromium() as launched:
-        yield launched
 
 
 async def _page(browser: object, center: CallCenter, login: str) -> object:
