@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from support import percentile  # noqa: E402
+
 from acd import (  # noqa: E402
     AcdSettings,
     AgentConfig,
@@ -188,11 +190,6 @@ def run_fifo(queues: list[QueueConfig], agents: list[AgentConfig], warmup: Strea
     return times, offers, len(fifo.waiting)
 
 
-def percentile(values: list[int], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] / 1000.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
@@ -210,14 +207,14 @@ def main() -> None:
     print(f"inputs={len(stream)}")
     print(f"ours_offers={ours_offers}")
     print(f"ours_waiting_at_end={ours_left}")
-    print(f"ours_p50_us={percentile(ours, 0.50):.1f}")
-    print(f"ours_p99_us={percentile(ours, 0.99):.1f}")
+    print(f"ours_p50_us={percentile(ours, 0.50) / 1000:.1f}")
+    print(f"ours_p99_us={percentile(ours, 0.99) / 1000:.1f}")
     print(f"ours_max_us={max(ours) / 1000:.1f}")
     print(f"ours_decisions_per_s={len(ours) / ours_s:.0f}")
     print(f"fifo_offers={fifo_offers}")
     print(f"fifo_waiting_at_end={fifo_left}")
-    print(f"fifo_p50_us={percentile(fifo, 0.50):.1f}")
-    print(f"fifo_p99_us={percentile(fifo, 0.99):.1f}")
+    print(f"fifo_p50_us={percentile(fifo, 0.50) / 1000:.1f}")
+    print(f"fifo_p99_us={percentile(fifo, 0.99) / 1000:.1f}")
     print(f"fifo_decisions_per_s={len(fifo) / fifo_s:.0f}")
     print(f"ratio_ours_over_fifo_time={ours_s / fifo_s:.2f}")
 

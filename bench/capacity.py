@@ -34,7 +34,6 @@ import logging
 import multiprocessing
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import time
@@ -48,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 import websockets  # noqa: E402
 from argon2 import PasswordHasher  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
+from support import free_port, percentile  # noqa: E402
 
 from callcenter.app import CallCenter  # noqa: E402
 from callcenter.asterisk.render import load_dialplan  # noqa: E402
@@ -62,18 +62,6 @@ from callcenter.simulator.service import Simulator  # noqa: E402
 PASSWORD = "bench-password-1"
 FIRST_AGENT = 2001
 DNIS, DIGITS = "8005550100", "2"  # the main menu's support key
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 # ---- the websocket clients (subprocess) -------------------------------------------------------------------

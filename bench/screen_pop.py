@@ -22,7 +22,6 @@ import asyncio
 import json
 import logging
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import uvicorn  # noqa: E402
 import websockets  # noqa: E402
 from argon2 import PasswordHasher  # noqa: E402
+from support import free_port, percentile  # noqa: E402
 
 from acd.events import AgentStateChanged  # noqa: E402
 from acd.model import AgentState  # noqa: E402
@@ -59,18 +59,6 @@ from cti.records import Direction  # noqa: E402
 
 PASSWORD = "bench-password-1"
 TICK = 0.01  # s: background events go in batches of this period
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # ---- the client subprocess ------------------------------------------------------------------------------

@@ -110,8 +110,8 @@ class CallCenter:
         self.desktop = Desktop(settings.desktop, self.bus, self.acd_bus, self.routing, self.customers, self.auth,
                                self.connection.send, self.now, self.simulator)
         self.agent_states = AgentStateWriter(self.sessions)
-        self.acd_bus.subscribe("agent_states", self.agent_states, accepts=(AgentStateChanged,),
-                               maxsize=HISTORY_QUEUE)
+        self.acd_bus.subscribe_batches("agent_states", self.agent_states, accepts=(AgentStateChanged,),
+                                       maxsize=HISTORY_QUEUE, max_batch=HISTORY_BATCH)
         self.ivr = build_ivr(settings, self.sessions, self.customers, self.routing)  # FastAGI: flows by DNIS
         self.bus.subscribe_batches("cdr", self.cdr, accepts=(CallEnded,), maxsize=HISTORY_QUEUE,
                                    max_batch=HISTORY_BATCH)
@@ -169,7 +169,6 @@ class CallCenter:
                     ivr_task.cancel()
                 await asyncio.wait_for(self.bus.drain(), 30)
                 await asyncio.wait_for(self.acd_bus.drain(), 30)
-                await asyncio.wait_for(self.agent_states.drain(), 30)  # the last batch of state changes
                 ami_task.cancel()
                 bus_task.cancel()
                 acd_bus_task.cancel()

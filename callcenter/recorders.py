@@ -11,36 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.db.cdr import store_calls, store_queue_log
+from callcenter.db.retry import RETRY_DELAYS, with_retries
 from callcenter.queue_log import QueueLogBuilder, QueueLogRow
 from cti.events import CallEnded, DomainEvent
 
 log = logging.getLogger(__name__)
-
-
-# A database that is briefly away (restart, failover) must not cost a call record: retry with backoff.
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-async def _with_retries(write: Callable[[], Awaitable[None]], retry_delays: Sequence[float], what: str) -> int:
-    """Runs `write` until it succeeds, waiting `retry_delays` between tries, and returns how many tries
-    failed; after the last delay, the failure is raised."""
-    failed = 0
-    while True:
-        try:
-            await write()
-            return failed
-        except Exception as exc:  # any database failure: try again, then let the caller log it
-            if failed == len(retry_delays):
-                raise
-            log.warning("storing %s failed (%s); retrying in %.1f s", what, exc, retry_delays[failed])
-            await asyncio.sleep(retry_delays[failed])
-            failed += 1
 
 
 class CdrWriter:
@@ -64,7 +45,7 @@ class CdrWriter:
         if not records:
             return
         try:
-            self.retried += await _with_retries(lambda: store_calls(self._sessions, records), self._retry_delays,
+            self.retried += await with_retries(lambda: store_calls(self._sessions, records), self._retry_delays,
                                                 f"{len(records)} call record(s)")
         except Exception:
             self.retried += len(self._retry_delays)
@@ -103,7 +84,7 @@ class QueueLogWriter:
         if self._sessions is not None:
             sessions = self._sessions
             try:
-                await _with_retries(lambda: store_queue_log(sessions, rows), self._retry_delays,
+                await with_retries(lambda: store_queue_log(sessions, rows), self._retry_delays,
                                     f"{len(rows)} queue_log row(s)")
             except Exception as exc:  # the file below still gets them
                 self.failed += len(rows)

@@ -4,13 +4,15 @@ Runs on SQLite and PostgreSQL (the `sessions` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from acd.events import AgentStateChanged
+from acd.events import AcdEvent, AgentStateChanged
 from acd.model import AgentState
+from callcenter.bus import EventBus
 from callcenter.routing.history import AgentStateWriter, agent_history
 from callcenter.routing.models import AgentStateRow
 
@@ -27,11 +29,12 @@ async def _a_shift(writer: AgentStateWriter) -> None:
     """Logged in at T0, a call (ring 5 s, talk 60 s, wrap-up 10 s), a 120 s break, logged out."""
     changes = [(0, A, L, None, None), (100, R, A, None, "c1"), (105, C, R, None, "c1"), (165, W, C, None, "c1"),
                (175, A, W, None, None), (200, N, A, "break", None), (320, A, N, None, None), (400, L, A, None, None)]
-    since = T0 - 3600
+    since, events = T0 - 3600, []
     for offset, state, previous, reason, call in changes:
-        await writer(AgentStateChanged(T0 + offset, "agent1001", state, previous, since, reason, call))
+        events.append(AgentStateChanged(T0 + offset, "agent1001", state, previous, since, reason, call))
         since = T0 + offset
-    await writer.drain()
+    await writer(events[:3])  # as the bus hands them over: what queued meanwhile
+    await writer(events[3:])
 
 
 async def test_every_change_is_stored_and_the_time_in_each_state_adds_up(
@@ -59,9 +62,8 @@ async def test_a_period_that_starts_mid_state_counts_from_its_start(
 
 async def test_a_state_still_running_counts_up_to_now(sessions: async_sessionmaker[AsyncSession]) -> None:
     writer = AgentStateWriter(sessions)
-    await writer(AgentStateChanged(T0, "agent1002", A, L, T0 - 60))
-    await writer(AgentStateChanged(T0 + 30, "agent1002", N, A, T0, "lunch"))
-    await writer.drain()
+    await writer([AgentStateChanged(T0, "agent1002", A, L, T0 - 60)])
+    await writer([AgentStateChanged(T0 + 30, "agent1002", N, A, T0, "lunch")])
     running = await agent_history(sessions, "agent1002", _utc(T0 + 10), _utc(T0 + 3600), now=_utc(T0 + 100))
     assert running.seconds == {"available": 20, "not_ready": 70}
 
@@ -78,12 +80,18 @@ async def test_another_agent_and_an_empty_period(sessions: async_sessionmaker[As
 
 async def test_a_burst_of_changes_is_written_in_batches_and_in_order(
         sessions: async_sessionmaker[AsyncSession]) -> None:
-    writer = AgentStateWriter(sessions, batch=400)
+    writer = AgentStateWriter(sessions)
+    bus: EventBus[AcdEvent] = EventBus()
+    stats = bus.subscribe_batches("agent_states", writer, max_batch=400)
+    running = asyncio.create_task(bus.run())
+    await asyncio.sleep(0)
     states = (A, N)
     for n in range(2500):  # far more than a transaction each could keep up with
-        await writer(AgentStateChanged(T0 + n, f"agent{n % 7}", states[n % 2], states[(n + 1) % 2], T0 + n - 1))
-    await writer.drain()
-    assert (writer.stored, writer.failed) == (2500, 0)
+        bus.publish(AgentStateChanged(T0 + n, f"agent{n % 7}", states[n % 2], states[(n + 1) % 2], T0 + n - 1))
+    await asyncio.wait_for(bus.drain(), 60)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert (writer.stored, writer.failed, stats.delivered) == (2500, 0, 2500)
     async with sessions() as session:
         rows = list(await session.scalars(select(AgentStateRow).order_by(AgentStateRow.id)))
     assert [r.at for r in rows] == [_utc(T0 + n) for n in range(2500)]  # the order they came in

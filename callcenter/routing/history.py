@@ -7,7 +7,6 @@ fails). `agent_history` reads an agent's changes over a period and the seconds s
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,67 +16,48 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.events import AcdEvent, AgentStateChanged
+from callcenter.db.retry import RETRY_DELAYS, with_retries
 from callcenter.routing.models import AgentStateRow
 
 log = logging.getLogger(__name__)
-
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-BATCH_ROWS = 1000  # rows in one transaction at most
-
 
 def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
 class AgentStateWriter:
-    """Keeps every change and writes them in batches: one transaction for whatever came in while the
-    previous one was written (a busy center changes hundreds of states a second; a transaction each
-    would hold the event loop and the database thread). A batch that fails is tried again, whole and in
-    order, after `retry_delays`; after the last it is logged row by row."""
+    """Stores every state change of the ACD's agents. A bus batch subscriber (`EventBus.subscribe_batches`):
+    what came in while the previous batch was written goes in one bulk INSERT (a busy center changes
+    hundreds of states a second; a transaction each would hold the event loop and the database thread).
+    A batch that fails is tried again, whole and in order, after `retry_delays`; after the last it is
+    logged row by row."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession],
-                 retry_delays: Sequence[float] = RETRY_DELAYS, batch: int = BATCH_ROWS) -> None:
+                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._sessions = sessions
         self._retry_delays = retry_delays
-        self._batch = batch
-        self._pending: list[dict[str, object]] = []
-        self._writing: asyncio.Task[None] | None = None
         self.stored = 0
         self.failed = 0
 
-    async def __call__(self, event: AcdEvent) -> None:
-        if not isinstance(event, AgentStateChanged):
+    async def __call__(self, events: list[AcdEvent]) -> None:
+        rows: list[dict[str, object]] = [
+            {"agent_id": e.agent_id, "state": e.state.value, "reason": e.reason, "call_id": e.call_id,
+             "at": _at(e.at), "previous": e.previous.value, "previous_since": _at(e.previous_since)}
+            for e in events if isinstance(e, AgentStateChanged)]
+        if not rows:
             return
-        self._pending.append({"agent_id": event.agent_id, "state": event.state.value, "reason": event.reason,
-                              "call_id": event.call_id, "at": _at(event.at), "previous": event.previous.value,
-                              "previous_since": _at(event.previous_since)})
-        if self._writing is None or self._writing.done():
-            self._writing = asyncio.get_running_loop().create_task(self._write_all())
+        try:
+            await with_retries(lambda: self._insert(rows), self._retry_delays, f"{len(rows)} agent state change(s)")
+        except Exception as exc:
+            self.failed += len(rows)
+            for row in rows:
+                log.error("agent state change not stored: %r (%s)", row, exc)
+        else:
+            self.stored += len(rows)
 
-    async def drain(self) -> None:
-        """Until every change received so far is stored (or given up on)."""
-        while self._writing is not None and not self._writing.done():
-            await asyncio.shield(self._writing)
-
-    async def _write_all(self) -> None:
-        while self._pending:
-            rows, self._pending = self._pending[:self._batch], self._pending[self._batch:]
-            await self._write(rows)
-
-    async def _write(self, rows: list[dict[str, object]]) -> None:
-        for delay in (*self._retry_delays, None):
-            try:
-                async with self._sessions.begin() as session:
-                    await session.execute(insert(AgentStateRow), rows)  # one bulk INSERT
-                self.stored += len(rows)
-                return
-            except Exception as exc:  # a database briefly away must not cost the history
-                if delay is None:
-                    self.failed += len(rows)
-                    for row in rows:
-                        log.error("agent state change not stored: %r (%s)", row, exc)
-                    return
-                await asyncio.sleep(delay)
+    async def _insert(self, rows: list[dict[str, object]]) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(insert(AgentStateRow), rows)  # one bulk INSERT
 
 
 @dataclass(frozen=True, slots=True)
